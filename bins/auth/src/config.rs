@@ -1,0 +1,62 @@
+//! The auth service's settings, from the environment.
+
+use std::{sync::Arc, time::Duration};
+
+use common::{
+    config::{self, ConfigError, Source},
+    nats::NatsConfig,
+    telemetry::LogFormat,
+};
+use secrecy::{ExposeSecret, SecretBox, SecretString};
+
+#[derive(Clone)]
+pub struct AuthConfig {
+    pub nats: NatsConfig,
+    pub database_url: SecretString,
+    pub database_max_connections: u32,
+    /// Keys the partner-secret hashes (HMAC-SHA-256); kept out of the database.
+    pub partner_secret_pepper: Arc<SecretBox<Vec<u8>>>,
+    /// How long to wait for the jwt service.
+    pub request_timeout: Duration,
+    pub log_format: LogFormat,
+    pub shutdown_grace: Duration,
+}
+
+impl AuthConfig {
+    pub fn from_source(source: &dyn Source) -> Result<Self, ConfigError> {
+        let pepper = config::secret(source, "PARTNER_SECRET_PEPPER")?;
+        if pepper.expose_secret().len() < 32 {
+            return Err(ConfigError {
+                name: "PARTNER_SECRET_PEPPER".into(),
+                problem: "must be at least 32 characters (e.g. `head -c 32 /dev/urandom | base64`)"
+                    .into(),
+            });
+        }
+        Ok(Self {
+            nats: NatsConfig::from_source(source)?,
+            database_url: SecretString::from(config::string(
+                source,
+                "DATABASE_URL",
+                "postgres://postgres@127.0.0.1:5432/sms",
+            )),
+            database_max_connections: config::parsed(source, "DATABASE_MAX_CONNECTIONS", 10)?,
+            partner_secret_pepper: Arc::new(SecretBox::new(Box::new(
+                pepper.expose_secret().as_bytes().to_vec(),
+            ))),
+            request_timeout: config::duration(source, "REQUEST_TIMEOUT", Duration::from_secs(5))?,
+            log_format: config::parsed(source, "LOG_FORMAT", LogFormat::Text)?,
+            shutdown_grace: config::duration(source, "SHUTDOWN_GRACE", Duration::from_secs(10))?,
+        })
+    }
+
+    /// The effective settings, secrets masked, for the start-up log line.
+    pub fn describe(&self) -> String {
+        format!(
+            "{} DATABASE_URL={} PARTNER_SECRET_PEPPER=**** REQUEST_TIMEOUT={}ms LOG_FORMAT={:?}",
+            self.nats.describe(),
+            config::mask_url(self.database_url.expose_secret()),
+            self.request_timeout.as_millis(),
+            self.log_format,
+        )
+    }
+}

@@ -1,0 +1,26 @@
+//! The auth service program: settings from the environment, then [`auth::run`].
+
+use anyhow::Context;
+use common::{config::Env, service::shutdown_signal, telemetry};
+use secrecy::ExposeSecret;
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let config = match auth::AuthConfig::from_source(&Env) {
+        Ok(config) => config,
+        Err(error) => {
+            eprintln!("auth: bad configuration: {error}");
+            std::process::exit(64);
+        }
+    };
+    telemetry::init(config.log_format);
+    tracing::info!(settings = %config.describe(), "auth starting");
+    let pool = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(config.database_max_connections)
+        .acquire_timeout(std::time::Duration::from_secs(3))
+        .connect(config.database_url.expose_secret())
+        .await
+        .context("cannot connect to Postgres (DATABASE_URL)")?;
+    let client = config.nats.connect("auth").await?;
+    auth::run(config, pool, client, shutdown_signal()).await
+}

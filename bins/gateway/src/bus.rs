@@ -1,0 +1,27 @@
+//! The gateway's side of NATS: one request with the request id and trace
+//! context in its headers, and the route's time-out.
+
+use bytes::Bytes;
+use common::{
+    nats::{request, trace_headers},
+    ServiceError,
+};
+
+use crate::{request_id::RequestContext, AppState};
+
+/// Sends `payload` to `subject` and returns the reply body or the service error.
+pub async fn call(
+    state: &AppState,
+    context: &RequestContext,
+    subject: &str,
+    payload: Bytes,
+) -> Result<Bytes, ServiceError> {
+    request(
+        &state.client,
+        subject,
+        trace_headers(&context.request_id, context.traceparent.as_deref()),
+        payload,
+        state.config.request_timeout,
+    )
+    .await
+}

@@ -1,0 +1,67 @@
+//! The gateway's settings, from the environment.
+
+use std::{net::SocketAddr, time::Duration};
+
+use common::{
+    config::{self, ConfigError, Source},
+    nats::NatsConfig,
+    telemetry::LogFormat,
+};
+
+#[derive(Clone)]
+pub struct GatewayConfig {
+    pub nats: NatsConfig,
+    pub http_addr: SocketAddr,
+    pub admin_addr: SocketAddr,
+    /// How long to wait for a service's reply before answering 504.
+    pub request_timeout: Duration,
+    /// Largest request body taken; well below NATS max_payload (1 MiB).
+    pub body_limit: usize,
+    /// Services `/readyz` requires to answer a PING.
+    pub required_services: Vec<String>,
+    pub log_format: LogFormat,
+}
+
+impl GatewayConfig {
+    pub fn from_source(source: &dyn Source) -> Result<Self, ConfigError> {
+        let body_limit = config::parsed(source, "BODY_LIMIT", 64 * 1024)?;
+        if body_limit > 512 * 1024 {
+            return Err(ConfigError {
+                name: "BODY_LIMIT".into(),
+                problem: "must stay below NATS max_payload: at most 524288 bytes".into(),
+            });
+        }
+        Ok(Self {
+            nats: NatsConfig::from_source(source)?,
+            http_addr: config::parsed(source, "HTTP_ADDR", SocketAddr::from(([0, 0, 0, 0], 8080)))?,
+            admin_addr: config::parsed(
+                source,
+                "ADMIN_ADDR",
+                SocketAddr::from(([127, 0, 0, 1], 9091)),
+            )?,
+            request_timeout: config::duration(source, "REQUEST_TIMEOUT", Duration::from_secs(5))?,
+            body_limit,
+            required_services: config::string(source, "REQUIRED_SERVICES", "auth,jwt")
+                .split(',')
+                .map(str::trim)
+                .filter(|name| !name.is_empty())
+                .map(str::to_owned)
+                .collect(),
+            log_format: config::parsed(source, "LOG_FORMAT", LogFormat::Text)?,
+        })
+    }
+
+    /// The effective settings, secrets masked, for the start-up log line.
+    pub fn describe(&self) -> String {
+        format!(
+            "{} HTTP_ADDR={} ADMIN_ADDR={} REQUEST_TIMEOUT={}ms BODY_LIMIT={} REQUIRED_SERVICES={} LOG_FORMAT={:?}",
+            self.nats.describe(),
+            self.http_addr,
+            self.admin_addr,
+            self.request_timeout.as_millis(),
+            self.body_limit,
+            self.required_services.join(","),
+            self.log_format
+        )
+    }
+}

@@ -1,0 +1,67 @@
+//! The gateway: the single HTTP entry point. Each route decodes the HTTP
+//! request, sends one NATS request, and maps the reply (or the service's
+//! error) back to HTTP. It never touches Postgres.
+
+pub mod bus;
+pub mod config;
+pub mod error;
+pub mod forms;
+pub mod request_id;
+pub mod routes;
+
+use std::{future::Future, sync::Arc};
+
+use axum::Router;
+use tokio::net::TcpListener;
+
+pub use config::GatewayConfig;
+
+/// What every handler shares.
+#[derive(Clone)]
+pub struct AppState {
+    pub client: async_nats::Client,
+    pub config: Arc<GatewayConfig>,
+}
+
+/// The public router (partners) and the operator router (ADMIN_ADDR).
+pub fn routers(config: GatewayConfig, client: async_nats::Client) -> (Router, Router) {
+    let state = AppState {
+        client,
+        config: Arc::new(config),
+    };
+    (routes::public(state.clone()), routes::operator(state))
+}
+
+/// Serves both routers on already-bound listeners until `shutdown` resolves,
+/// letting requests in flight finish.
+pub async fn serve(
+    config: GatewayConfig,
+    client: async_nats::Client,
+    public: TcpListener,
+    operator: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let (public_router, operator_router) = routers(config, client.clone());
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let wait_for = |mut receiver: tokio::sync::watch::Receiver<bool>| async move {
+        let _ = receiver.wait_for(|stopped| *stopped).await;
+    };
+    tracing::info!(public = %public.local_addr()?, operator = %operator.local_addr()?, "gateway listening");
+    let public_server = axum::serve(
+        public,
+        public_router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(wait_for(stop_rx.clone()));
+    let operator_server =
+        axum::serve(operator, operator_router).with_graceful_shutdown(wait_for(stop_rx));
+    let public_task = tokio::spawn(async move { public_server.await });
+    let operator_task = tokio::spawn(async move { operator_server.await });
+    shutdown.await;
+    tracing::info!("gateway stopping: finishing requests in flight");
+    let _ = stop_tx.send(true);
+    public_task.await??;
+    operator_task.await??;
+    client.drain().await.ok();
+    tracing::info!("gateway stopped");
+    Ok(())
+}

@@ -1,0 +1,100 @@
+//! The HTTP routes. Public ones face partners; operator ones listen on
+//! `ADMIN_ADDR` only.
+
+mod health;
+mod jwks;
+mod oauth;
+mod register;
+mod registry;
+mod validate;
+
+use axum::{
+    http::{header, HeaderValue},
+    middleware,
+    response::{IntoResponse, Response},
+    routing::{get, post},
+    Json, Router,
+};
+
+use crate::{
+    error::{ApiError, Style},
+    request_id::{self, RequestContext},
+    AppState,
+};
+
+/// Routes for partners.
+pub fn public(state: AppState) -> Router {
+    Router::new()
+        .route("/auth/register", post(register::register))
+        .route("/v1/auth/token", post(oauth::token))
+        .route("/v1/auth/refresh", post(oauth::refresh))
+        .route("/v1/auth/introspect", post(oauth::introspect))
+        .route("/v1/auth/revoke", post(oauth::revoke))
+        .route("/validate/token", get(validate::validate))
+        .route("/.well-known/jwks.json", get(jwks::jwks))
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(middleware::from_fn(request_id::assign))
+        .with_state(state)
+}
+
+/// Routes for operators.
+pub fn operator(state: AppState) -> Router {
+    Router::new()
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .route("/v1/services", get(registry::services))
+        .route("/v1/routes", get(registry::routes))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(middleware::from_fn(request_id::assign))
+        .with_state(state)
+}
+
+async fn not_found(context: RequestContext) -> ApiError {
+    ApiError::new(
+        Style::Plain,
+        &context.request_id,
+        404,
+        "not_found",
+        "no such route",
+    )
+}
+
+async fn method_not_allowed(context: RequestContext) -> ApiError {
+    ApiError::new(
+        Style::Plain,
+        &context.request_id,
+        405,
+        "method_not_allowed",
+        "method not allowed on this route",
+    )
+}
+
+/// A successful JSON reply passed through as it came from the service.
+fn json_reply(body: bytes::Bytes, no_store: bool) -> Response {
+    let mut response = (
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
+        body,
+    )
+        .into_response();
+    if no_store {
+        response
+            .headers_mut()
+            .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        response
+            .headers_mut()
+            .insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+    }
+    response
+}
+
+/// A JSON value as a reply.
+fn json_value(value: serde_json::Value) -> Response {
+    Json(value).into_response()
+}

@@ -1,0 +1,95 @@
+//! The registry view: every service instance seen on `$SRV.INFO` and
+//! `$SRV.STATS` within a short window, grouped by service.
+
+use std::{collections::BTreeMap, time::Duration};
+
+use axum::{extract::State, Json};
+use futures::StreamExt;
+use serde_json::{json, Value};
+
+use crate::AppState;
+
+/// How long to listen for answers; a wedged instance cannot stall us longer.
+const WINDOW: Duration = Duration::from_millis(500);
+
+/// Publishes `subject` and gathers every reply that arrives within `WINDOW`.
+pub async fn gather(client: &async_nats::Client, subject: &str) -> Vec<Value> {
+    let inbox = client.new_inbox();
+    let Ok(mut replies) = client.subscribe(inbox.clone()).await else {
+        return Vec::new();
+    };
+    if client
+        .publish_with_reply(subject.to_owned(), inbox, bytes::Bytes::new())
+        .await
+        .is_err()
+    {
+        return Vec::new();
+    }
+    let mut answers = Vec::new();
+    let deadline = tokio::time::sleep(WINDOW);
+    tokio::pin!(deadline);
+    loop {
+        tokio::select! {
+            reply = replies.next() => match reply {
+                Some(message) => {
+                    if let Ok(value) = serde_json::from_slice::<Value>(&message.payload) {
+                        answers.push(value);
+                    }
+                }
+                None => break,
+            },
+            () = &mut deadline => break,
+        }
+    }
+    answers
+}
+
+/// `GET /v1/services`: instances, version, endpoints and stats per service.
+pub async fn services(State(state): State<AppState>) -> Json<Value> {
+    let (infos, stats) = tokio::join!(
+        gather(&state.client, "$SRV.INFO"),
+        gather(&state.client, "$SRV.STATS")
+    );
+    let stats_by_id: BTreeMap<String, Value> = stats
+        .into_iter()
+        .filter_map(|stat| Some((stat.get("id")?.as_str()?.to_owned(), stat)))
+        .collect();
+    let mut services: BTreeMap<String, Vec<Value>> = BTreeMap::new();
+    for info in infos {
+        let Some(name) = info.get("name").and_then(Value::as_str).map(str::to_owned) else {
+            continue;
+        };
+        let id = info
+            .get("id")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned();
+        let stat = stats_by_id.get(&id).cloned().unwrap_or(Value::Null);
+        services.entry(name).or_default().push(json!({
+            "id": id,
+            "version": info.get("version"),
+            "description": info.get("description"),
+            "endpoints": info.get("endpoints"),
+            "started": stat.get("started"),
+            "stats": stat.get("endpoints"),
+        }));
+    }
+    let list: Vec<Value> = services
+        .into_iter()
+        .map(|(name, instances)| json!({"name": name, "instances": instances.len(), "members": instances}))
+        .collect();
+    Json(json!({ "services": list }))
+}
+
+/// `GET /v1/routes`: the gateway's route table.
+pub async fn routes() -> Json<Value> {
+    Json(json!({ "routes": [
+        {"method": "POST", "path": "/auth/register", "subject": common::subjects::AUTH_REGISTER},
+        {"method": "POST", "path": "/v1/auth/token", "subject": common::subjects::AUTH_TOKEN},
+        {"method": "POST", "path": "/v1/auth/refresh", "subject": common::subjects::JWT_REFRESH},
+        {"method": "POST", "path": "/v1/auth/introspect", "subject": common::subjects::JWT_VALIDATE},
+        {"method": "POST", "path": "/v1/auth/revoke", "subject": common::subjects::JWT_REVOKE},
+        {"method": "GET", "path": "/validate/token", "subject": common::subjects::JWT_VALIDATE},
+        {"method": "GET", "path": "/.well-known/jwks.json", "subject": common::subjects::JWT_JWKS},
+    ]}))
+}

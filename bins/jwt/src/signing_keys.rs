@@ -1,0 +1,244 @@
+//! Ed25519 signing keys shared by every jwt instance through Postgres. The
+//! private half is sealed with ChaCha20-Poly1305 under a key from the
+//! environment; the first instance to start creates the first key.
+
+use std::{collections::HashMap, sync::Arc};
+
+use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
+use chacha20poly1305::{
+    aead::{Aead, KeyInit, Payload},
+    AeadCore, ChaCha20Poly1305,
+};
+use ed25519_dalek::pkcs8::EncodePrivateKey;
+use jsonwebtoken::{DecodingKey, EncodingKey};
+use rand::rngs::OsRng;
+use secrecy::{ExposeSecret, SecretBox};
+use sha2::{Digest, Sha256};
+use sqlx::PgPool;
+use tokio::sync::RwLock;
+
+use crate::{config::JwtConfig, error::JwtError};
+
+pub const ALGORITHM: &str = "EdDSA";
+
+/// One key, ready to sign (when its private half is at hand) and verify.
+#[derive(Clone)]
+pub struct SigningKey {
+    pub kid: String,
+    /// The public key, base64url (the JWK `x`).
+    pub public_x: String,
+    pub encoding: EncodingKey,
+    pub decoding: DecodingKey,
+    pub active: bool,
+}
+
+/// The RFC 7638 thumbprint of an Ed25519 public key: our `kid`.
+pub fn thumbprint(public_x: &str) -> String {
+    let canonical = format!(r#"{{"crv":"Ed25519","kty":"OKP","x":"{public_x}"}}"#);
+    URL_SAFE_NO_PAD.encode(Sha256::digest(canonical.as_bytes()))
+}
+
+fn cipher(encryption_key: &SecretBox<[u8; 32]>) -> ChaCha20Poly1305 {
+    ChaCha20Poly1305::new(encryption_key.expose_secret().into())
+}
+
+/// Seals a private key's seed: nonce (12 bytes) then ciphertext, bound to the kid.
+fn seal(
+    seed: &[u8; 32],
+    kid: &str,
+    encryption_key: &SecretBox<[u8; 32]>,
+) -> Result<Vec<u8>, JwtError> {
+    let nonce = ChaCha20Poly1305::generate_nonce(&mut OsRng);
+    let ciphertext = cipher(encryption_key)
+        .encrypt(
+            &nonce,
+            Payload {
+                msg: seed,
+                aad: kid.as_bytes(),
+            },
+        )
+        .map_err(|_| JwtError::Internal("cannot seal a signing key".into()))?;
+    let mut sealed = nonce.to_vec();
+    sealed.extend_from_slice(&ciphertext);
+    Ok(sealed)
+}
+
+fn unseal(
+    sealed: &[u8],
+    kid: &str,
+    encryption_key: &SecretBox<[u8; 32]>,
+) -> Result<[u8; 32], JwtError> {
+    if sealed.len() < 12 {
+        return Err(JwtError::Internal(format!("sealed key {kid} is truncated")));
+    }
+    let (nonce, ciphertext) = sealed.split_at(12);
+    let seed = cipher(encryption_key)
+        .decrypt(nonce.into(), Payload { msg: ciphertext, aad: kid.as_bytes() })
+        .map_err(|_| {
+            JwtError::Internal(format!(
+                "cannot unseal signing key {kid}: SIGNING_KEY_ENCRYPTION_KEY differs from the one that sealed it"
+            ))
+        })?;
+    seed.try_into()
+        .map_err(|_| JwtError::Internal(format!("signing key {kid} has a bad length")))
+}
+
+fn build(seed: [u8; 32], active: bool) -> Result<SigningKey, JwtError> {
+    let signing = ed25519_dalek::SigningKey::from_bytes(&seed);
+    let public_x = URL_SAFE_NO_PAD.encode(signing.verifying_key().as_bytes());
+    let pkcs8 = signing
+        .to_pkcs8_der()
+        .map_err(|error| JwtError::Internal(format!("cannot encode a signing key: {error}")))?;
+    let decoding = DecodingKey::from_ed_components(&public_x)
+        .map_err(|error| JwtError::Internal(format!("cannot build a verifying key: {error}")))?;
+    Ok(SigningKey {
+        kid: thumbprint(&public_x),
+        public_x,
+        encoding: EncodingKey::from_ed_der(pkcs8.as_bytes()),
+        decoding,
+        active,
+    })
+}
+
+#[derive(sqlx::FromRow)]
+struct KeyRow {
+    kid: String,
+    private_key_sealed: Vec<u8>,
+    status: String,
+}
+
+/// The keys this instance knows, refreshed from Postgres when a `kid` is
+/// missing or the active key changed.
+#[derive(Clone)]
+pub struct KeyRing {
+    pool: PgPool,
+    encryption_key: Arc<SecretBox<[u8; 32]>>,
+    keys: Arc<RwLock<HashMap<String, SigningKey>>>,
+}
+
+impl KeyRing {
+    /// Loads every key, creating the first one when there is none.
+    pub async fn load_or_create(pool: PgPool, config: &JwtConfig) -> Result<Self, JwtError> {
+        let ring = Self {
+            pool,
+            encryption_key: config.signing_key_encryption_key.clone(),
+            keys: Arc::default(),
+        };
+        if !ring.reload().await?.values().any(|key| key.active) {
+            ring.create_active_if_none().await?;
+            ring.reload().await?;
+        }
+        Ok(ring)
+    }
+
+    /// Inserts a new active key unless another instance got there first.
+    async fn create_active_if_none(&self) -> Result<(), JwtError> {
+        let seed = ed25519_dalek::SigningKey::generate(&mut OsRng).to_bytes();
+        let key = build(seed, true)?;
+        let sealed = seal(&seed, &key.kid, &self.encryption_key)?;
+        let inserted = sqlx::query(
+            "insert into signing_keys (kid, algorithm, public_key, private_key_sealed, status)
+             values ($1, $2, $3, $4, 'active')
+             on conflict do nothing",
+        )
+        .bind(&key.kid)
+        .bind(ALGORITHM)
+        .bind(URL_SAFE_NO_PAD.decode(&key.public_x).unwrap_or_default())
+        .bind(sealed)
+        .execute(&self.pool)
+        .await?;
+        if inserted.rows_affected() == 1 {
+            tracing::info!(kid = %key.kid, "created the first signing key");
+        }
+        Ok(())
+    }
+
+    /// Reads every key from Postgres into the cache.
+    pub async fn reload(&self) -> Result<HashMap<String, SigningKey>, JwtError> {
+        let rows: Vec<KeyRow> = sqlx::query_as(
+            "select kid, private_key_sealed, status from signing_keys where algorithm = $1",
+        )
+        .bind(ALGORITHM)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut keys = HashMap::new();
+        for row in rows {
+            let seed = unseal(&row.private_key_sealed, &row.kid, &self.encryption_key)?;
+            let key = build(seed, row.status == "active")?;
+            if key.kid != row.kid {
+                return Err(JwtError::Internal(format!(
+                    "signing key {} does not match its kid",
+                    row.kid
+                )));
+            }
+            keys.insert(key.kid.clone(), key);
+        }
+        *self.keys.write().await = keys.clone();
+        Ok(keys)
+    }
+
+    /// The key that signs new tokens.
+    pub async fn active(&self) -> Result<SigningKey, JwtError> {
+        if let Some(key) = self.keys.read().await.values().find(|key| key.active) {
+            return Ok(key.clone());
+        }
+        self.reload()
+            .await?
+            .into_values()
+            .find(|key| key.active)
+            .ok_or_else(|| JwtError::Internal("no active signing key".into()))
+    }
+
+    /// The key with `kid`, looking in Postgres when this instance has not seen it.
+    pub async fn find(&self, kid: &str) -> Result<Option<SigningKey>, JwtError> {
+        if let Some(key) = self.keys.read().await.get(kid) {
+            return Ok(Some(key.clone()));
+        }
+        Ok(self.reload().await?.get(kid).cloned())
+    }
+
+    /// Every key's public half, for the JWKS document.
+    pub async fn public_keys(&self) -> Vec<SigningKey> {
+        let mut keys: Vec<SigningKey> = self.keys.read().await.values().cloned().collect();
+        keys.sort_by(|left, right| {
+            right
+                .active
+                .cmp(&left.active)
+                .then(left.kid.cmp(&right.kid))
+        });
+        keys
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn encryption_key() -> SecretBox<[u8; 32]> {
+        SecretBox::new(Box::new([7u8; 32]))
+    }
+
+    #[test]
+    fn a_sealed_key_unseals_to_the_same_seed() {
+        let seed = [42u8; 32];
+        let sealed = seal(&seed, "kid-1", &encryption_key()).unwrap();
+        assert!(!sealed.windows(32).any(|window| window == seed));
+        assert_eq!(unseal(&sealed, "kid-1", &encryption_key()).unwrap(), seed);
+    }
+
+    #[test]
+    fn a_sealed_key_does_not_unseal_under_another_kid_or_key() {
+        let sealed = seal(&[42u8; 32], "kid-1", &encryption_key()).unwrap();
+        assert!(unseal(&sealed, "kid-2", &encryption_key()).is_err());
+        assert!(unseal(&sealed, "kid-1", &SecretBox::new(Box::new([8u8; 32]))).is_err());
+    }
+
+    #[test]
+    fn the_kid_is_the_rfc7638_thumbprint() {
+        // RFC 8037 appendix A.3: thumbprint of the example Ed25519 key.
+        assert_eq!(
+            thumbprint("11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"),
+            "kPrK_qmxVWaYVA9wwBF6Iuo3vVzz7TxHCTwXBygrS4k"
+        );
+    }
+}

@@ -1,0 +1,145 @@
+//! Typed configuration from the environment: every program reads its
+//! settings through these helpers so a wrong value stops it at once with one
+//! clear line naming the variable.
+
+use std::{str::FromStr, time::Duration};
+
+use secrecy::SecretString;
+
+/// A configuration error: which variable, and what is wrong with it.
+#[derive(Debug, thiserror::Error)]
+#[error("{name}: {problem}")]
+pub struct ConfigError {
+    pub name: String,
+    pub problem: String,
+}
+
+/// Where to read variables from; tests pass a map, programs the process env.
+pub trait Source {
+    fn get(&self, name: &str) -> Option<String>;
+}
+
+/// The process environment.
+pub struct Env;
+
+impl Source for Env {
+    fn get(&self, name: &str) -> Option<String> {
+        std::env::var(name).ok().filter(|value| !value.is_empty())
+    }
+}
+
+impl Source for std::collections::HashMap<String, String> {
+    fn get(&self, name: &str) -> Option<String> {
+        self.get(name).cloned().filter(|value| !value.is_empty())
+    }
+}
+
+/// A variable parsed with `FromStr`, or `default` when unset.
+pub fn parsed<T: FromStr>(source: &dyn Source, name: &str, default: T) -> Result<T, ConfigError>
+where
+    T::Err: std::fmt::Display,
+{
+    match source.get(name) {
+        None => Ok(default),
+        Some(raw) => raw.trim().parse().map_err(|error: T::Err| ConfigError {
+            name: name.to_owned(),
+            problem: format!("cannot parse {raw:?}: {error}"),
+        }),
+    }
+}
+
+/// A string variable, or `default` when unset.
+pub fn string(source: &dyn Source, name: &str, default: &str) -> String {
+    source.get(name).unwrap_or_else(|| default.to_owned())
+}
+
+/// A required secret (never printed).
+pub fn secret(source: &dyn Source, name: &str) -> Result<SecretString, ConfigError> {
+    source
+        .get(name)
+        .map(SecretString::from)
+        .ok_or_else(|| ConfigError {
+            name: name.to_owned(),
+            problem: "is required and not set".to_owned(),
+        })
+}
+
+/// A duration: whole seconds (`60`) or with a unit (`500ms`, `60s`, `5m`, `1h`).
+pub fn duration(
+    source: &dyn Source,
+    name: &str,
+    default: Duration,
+) -> Result<Duration, ConfigError> {
+    match source.get(name) {
+        None => Ok(default),
+        Some(raw) => parse_duration(&raw).ok_or_else(|| ConfigError {
+            name: name.to_owned(),
+            problem: format!("{raw:?} is not a duration (use seconds, or 500ms, 60s, 5m, 1h)"),
+        }),
+    }
+}
+
+/// Parses `60`, `500ms`, `60s`, `5m`, `1h`.
+pub fn parse_duration(raw: &str) -> Option<Duration> {
+    let raw = raw.trim();
+    let split = raw
+        .find(|character: char| !character.is_ascii_digit())
+        .unwrap_or(raw.len());
+    let (number, unit) = raw.split_at(split);
+    let number: u64 = number.parse().ok()?;
+    match unit {
+        "" | "s" => Some(Duration::from_secs(number)),
+        "ms" => Some(Duration::from_millis(number)),
+        "m" => number.checked_mul(60).map(Duration::from_secs),
+        "h" => number.checked_mul(3600).map(Duration::from_secs),
+        _ => None,
+    }
+}
+
+/// Masks a URL's password for printing settings at start.
+pub fn mask_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme_end), Some(at)) if at > scheme_end => {
+            let credentials = &url[scheme_end + 3..at];
+            match credentials.find(':') {
+                Some(colon) => format!(
+                    "{}{}:****{}",
+                    &url[..scheme_end + 3],
+                    &credentials[..colon],
+                    &url[at..]
+                ),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_take_plain_seconds_and_units() {
+        assert_eq!(parse_duration("60"), Some(Duration::from_secs(60)));
+        assert_eq!(parse_duration("500ms"), Some(Duration::from_millis(500)));
+        assert_eq!(parse_duration("5m"), Some(Duration::from_secs(300)));
+        assert_eq!(parse_duration("1h"), Some(Duration::from_secs(3600)));
+    }
+
+    #[test]
+    fn a_duration_with_an_unknown_unit_or_sign_is_refused() {
+        assert_eq!(parse_duration("5 parsecs"), None);
+        assert_eq!(parse_duration("-5"), None);
+        assert_eq!(parse_duration(""), None);
+    }
+
+    #[test]
+    fn a_password_in_a_url_is_masked() {
+        assert_eq!(
+            mask_url("postgres://sms:hunter2@db:5432/sms"),
+            "postgres://sms:****@db:5432/sms"
+        );
+        assert_eq!(mask_url("postgres://db/sms"), "postgres://db/sms");
+    }
+}

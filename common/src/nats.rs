@@ -1,0 +1,159 @@
+//! Connecting to NATS from the environment, and request helpers that carry
+//! the request id and map NATS failures onto the shared error table.
+
+use std::time::Duration;
+
+use async_nats::{client::RequestErrorKind, Client, ConnectOptions, HeaderMap};
+use bytes::Bytes;
+use secrecy::{ExposeSecret, SecretString};
+
+use crate::{
+    config::{self, ConfigError, Source},
+    error::{code, ServiceError},
+    headers,
+};
+
+/// How a program reaches NATS: `NATS_URL`, `NATS_USER`/`NATS_PASSWORD`,
+/// `NATS_INBOX_PREFIX` (a private prefix per user, so no one else can read
+/// the replies).
+#[derive(Clone)]
+pub struct NatsConfig {
+    pub url: String,
+    pub user: Option<String>,
+    pub password: Option<SecretString>,
+    pub inbox_prefix: String,
+}
+
+impl NatsConfig {
+    pub fn from_source(source: &dyn Source) -> Result<Self, ConfigError> {
+        let url = match (source.get("NATS_URL"), source.get("NATS_PORT")) {
+            (Some(url), _) => url,
+            (None, Some(port)) => {
+                let port: u16 = port.parse().map_err(|_| ConfigError {
+                    name: "NATS_PORT".into(),
+                    problem: format!("{port:?} is not a port number"),
+                })?;
+                format!("nats://127.0.0.1:{port}")
+            }
+            (None, None) => "nats://127.0.0.1:4222".to_owned(),
+        };
+        Ok(Self {
+            url,
+            user: source.get("NATS_USER"),
+            password: source.get("NATS_PASSWORD").map(SecretString::from),
+            inbox_prefix: config::string(source, "NATS_INBOX_PREFIX", "_INBOX"),
+        })
+    }
+
+    /// The settings line printed at start (password masked).
+    pub fn describe(&self) -> String {
+        format!(
+            "NATS_URL={} NATS_USER={} NATS_PASSWORD={} NATS_INBOX_PREFIX={}",
+            self.url,
+            self.user.as_deref().unwrap_or("(none)"),
+            if self.password.is_some() {
+                "****"
+            } else {
+                "(none)"
+            },
+            self.inbox_prefix
+        )
+    }
+
+    /// Connects, naming the connection after the program.
+    pub async fn connect(&self, name: &str) -> anyhow::Result<Client> {
+        let mut options = ConnectOptions::new()
+            .name(name)
+            .custom_inbox_prefix(&self.inbox_prefix)
+            .connection_timeout(Duration::from_secs(5))
+            .event_callback(|event| async move {
+                match event {
+                    async_nats::Event::Connected => tracing::info!("nats connected"),
+                    async_nats::Event::Disconnected => tracing::warn!("nats disconnected"),
+                    other => tracing::warn!(event = %other, "nats event"),
+                }
+            });
+        if let (Some(user), Some(password)) = (&self.user, &self.password) {
+            options = options.user_and_password(user.clone(), password.expose_secret().to_owned());
+        }
+        let client = options
+            .connect(&self.url)
+            .await
+            .map_err(|error| anyhow::anyhow!("cannot connect to NATS at {}: {error}", self.url))?;
+        Ok(client)
+    }
+}
+
+/// Headers for a request that continues `request_id`'s trace.
+pub fn trace_headers(request_id: &str, traceparent: Option<&str>) -> HeaderMap {
+    let mut map = HeaderMap::new();
+    map.insert(headers::REQUEST_ID, request_id);
+    if let Some(traceparent) = traceparent {
+        map.insert(headers::TRACEPARENT, traceparent);
+    }
+    map
+}
+
+/// A reply as the caller sees it: the body, or the service's error.
+pub type Reply = Result<Bytes, ServiceError>;
+
+/// Sends a request and reads an ADR-32 reply: a body, or error headers with
+/// a JSON error body. No responders become 503, a time-out 504.
+pub async fn request(
+    client: &Client,
+    subject: &str,
+    headers: HeaderMap,
+    payload: Bytes,
+    timeout: Duration,
+) -> Reply {
+    let request = async_nats::Request::new()
+        .headers(headers)
+        .payload(payload)
+        .timeout(Some(timeout));
+    let message = client
+        .send_request(subject.to_owned(), request)
+        .await
+        .map_err(|error| match error.kind() {
+            RequestErrorKind::NoResponders => {
+                ServiceError::unavailable(format!("no instance of {subject} is answering"))
+            }
+            RequestErrorKind::TimedOut => ServiceError::new(
+                504,
+                code::TIMEOUT,
+                format!("{subject} did not answer in time"),
+            ),
+            RequestErrorKind::MaxPayloadExceeded => {
+                ServiceError::new(413, code::INVALID_REQUEST, "request body is too large")
+            }
+            RequestErrorKind::InvalidSubject => ServiceError::internal(),
+            _ => ServiceError::unavailable(format!("cannot reach {subject}: {error}")),
+        })?;
+    decode_reply(subject, message)
+}
+
+/// Splits a reply into its body or its service error.
+pub fn decode_reply(subject: &str, message: async_nats::Message) -> Reply {
+    let status = message
+        .headers
+        .as_ref()
+        .and_then(|map| map.get(async_nats::service::NATS_SERVICE_ERROR_CODE))
+        .and_then(|value| value.as_str().parse::<u16>().ok());
+    let Some(status) = status else {
+        return Ok(message.payload);
+    };
+    let short_code = message
+        .headers
+        .as_ref()
+        .and_then(|map| map.get(async_nats::service::NATS_SERVICE_ERROR))
+        .map(|value| value.as_str().to_owned())
+        .unwrap_or_else(|| code::INTERNAL.to_owned());
+    let mut error = serde_json::from_slice::<ServiceError>(&message.payload).unwrap_or_else(|_| {
+        ServiceError::new(
+            status,
+            &short_code,
+            format!("{subject} failed: {short_code}"),
+        )
+    });
+    error.status = status;
+    Err(error)
+}

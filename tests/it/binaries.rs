@@ -1,0 +1,120 @@
+//! The compiled programs, each its own process, as an operator runs them.
+
+use std::{collections::HashMap, time::Duration};
+
+use crate::harness::{self, binary, fresh_database, stack_env, start_nats, Options};
+
+async fn terminate(process: &mut harness::Guarded, name: &str) {
+    let pid = process.child.id().expect("running");
+    let sent = tokio::process::Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status()
+        .await
+        .unwrap();
+    assert!(sent.success());
+    let status = tokio::time::timeout(Duration::from_secs(15), process.child.wait())
+        .await
+        .unwrap_or_else(|_| panic!("{name} did not stop within 15 s of SIGTERM"))
+        .unwrap();
+    assert!(status.success(), "{name} exited with {status}");
+}
+
+#[tokio::test]
+async fn the_compiled_programs_serve_a_login_and_stop_cleanly_on_sigterm() {
+    let nats = start_nats().await;
+    let database = fresh_database().await;
+    let mut env: HashMap<String, String> = stack_env(&nats, &database, &Options::default());
+    let http_port = harness::free_port();
+    let admin_port = harness::free_port();
+    env.insert("HTTP_ADDR".into(), format!("127.0.0.1:{http_port}"));
+    env.insert("ADMIN_ADDR".into(), format!("127.0.0.1:{admin_port}"));
+    let logs = std::env::temp_dir().join(format!("sms-it-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&logs).unwrap();
+    let mut programs = Vec::new();
+    for name in ["jwt", "auth", "gateway"] {
+        let path = binary(name);
+        assert!(
+            path.exists(),
+            "{} is missing: run `cargo build --bins` first (make test does)",
+            path.display()
+        );
+        programs.push((
+            name,
+            harness::spawn_guarded(
+                &path.display().to_string(),
+                &[],
+                &env,
+                Some(logs.join(format!("{name}.log"))),
+            ),
+        ));
+    }
+    let http = format!("http://127.0.0.1:{http_port}");
+    harness::wait_ready(&http).await;
+    let client = async_nats::connect(&nats.url).await.unwrap();
+    let partner = harness::create_partner(&client, "binaries").await;
+    let (status, token) = harness::login(&http, &partner).await;
+    assert_eq!(status, 200, "{token}");
+    let validated = reqwest::Client::new()
+        .get(format!("{http}/validate/token"))
+        .bearer_auth(token["access_token"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(validated.status(), 200);
+    for (name, process) in programs.iter_mut().rev() {
+        terminate(process, name).await;
+    }
+    let jwt_log = std::fs::read_to_string(logs.join("jwt.log")).unwrap();
+    assert!(
+        jwt_log.contains("jwt starting"),
+        "settings line missing: {jwt_log}"
+    );
+    assert!(jwt_log.contains("SIGNING_KEY_ENCRYPTION_KEY=****"));
+    assert!(
+        !jwt_log.contains(&env["SIGNING_KEY_ENCRYPTION_KEY"]),
+        "a secret in the log"
+    );
+    assert!(
+        jwt_log.contains("stopped"),
+        "no clean stop in the log: {jwt_log}"
+    );
+    let all_logs: String = ["jwt", "auth", "gateway"]
+        .iter()
+        .map(|name| std::fs::read_to_string(logs.join(format!("{name}.log"))).unwrap())
+        .collect();
+    for secret in [
+        partner.secret.as_str(),
+        token["access_token"].as_str().unwrap(),
+        token["refresh_token"].as_str().unwrap(),
+        env["PARTNER_SECRET_PEPPER"].as_str(),
+    ] {
+        assert!(
+            !all_logs.contains(secret),
+            "a secret or token reached a log line"
+        );
+    }
+    let _ = std::fs::remove_dir_all(&logs);
+    drop(client);
+    database.drop_now().await;
+}
+
+#[tokio::test]
+async fn a_program_with_a_bad_setting_exits_at_once_naming_it() {
+    let output = tokio::process::Command::new(binary("jwt"))
+        .env_clear()
+        .env("TOKEN_TTL", "soon")
+        .env("SIGNING_KEY_ENCRYPTION_KEY", "x")
+        .output()
+        .await
+        .unwrap();
+    assert_eq!(output.status.code(), Some(64));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("TOKEN_TTL"), "{stderr}");
+    let output = tokio::process::Command::new(binary("auth"))
+        .env_clear()
+        .output()
+        .await
+        .unwrap();
+    assert_eq!(output.status.code(), Some(64));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("PARTNER_SECRET_PEPPER"));
+}

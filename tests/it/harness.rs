@@ -1,0 +1,532 @@
+//! The test harness: a real `nats-server` on a free port with the project's
+//! config, a fresh Postgres database per stack, the services in-process
+//! through their lib crates (or as compiled binaries), the gateway on port 0.
+
+use std::{
+    collections::HashMap, net::TcpListener as StdListener, path::PathBuf, process::Stdio,
+    sync::OnceLock, time::Duration,
+};
+
+use base64::Engine;
+use serde_json::{json, Value};
+use sqlx::{postgres::PgPoolOptions, PgPool};
+use tokio::process::{Child, ChildStdin, Command};
+use tokio_util::sync::CancellationToken;
+
+/// Where the workspace is.
+pub fn workspace() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// Where the compiled binaries are (`cargo build --bins` before the tests).
+pub fn binary(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().expect("test executable path");
+    // target/debug/deps/it-xxxx → target/debug/<name>
+    exe.parent()
+        .and_then(|deps| deps.parent())
+        .expect("target dir")
+        .join(name)
+}
+
+pub fn free_port() -> u16 {
+    StdListener::bind("127.0.0.1:0")
+        .expect("bind port 0")
+        .local_addr()
+        .expect("addr")
+        .port()
+}
+
+fn nats_server_bin() -> String {
+    if let Ok(path) = std::env::var("NATS_SERVER_BIN") {
+        return path;
+    }
+    for candidate in [
+        "/usr/sbin/nats-server",
+        "/usr/local/bin/nats-server",
+        "/usr/bin/nats-server",
+    ] {
+        if std::path::Path::new(candidate).exists() {
+            return candidate.to_owned();
+        }
+    }
+    "nats-server".to_owned()
+}
+
+/// A child process that also dies when this test process dies: it runs
+/// under `sh`, which kills it when our end of its stdin closes.
+pub struct Guarded {
+    pub child: Child,
+    _stdin: ChildStdin,
+}
+
+pub fn spawn_guarded(
+    program: &str,
+    args: &[String],
+    env: &HashMap<String, String>,
+    log: Option<PathBuf>,
+) -> Guarded {
+    // `sh` forwards SIGTERM to the program and exits with its status; a
+    // watcher kills the program when our end of the pipe on fd 3 closes.
+    let script = r#"exec 3<&0
+prog="$1"; shift
+"$prog" "$@" & pid=$!
+(read _ignored <&3; kill -TERM $pid 2>/dev/null) &
+watcher=$!
+trap 'kill -TERM $pid 2>/dev/null' TERM
+status=0
+while kill -0 $pid 2>/dev/null; do wait $pid; status=$?; done
+kill $watcher 2>/dev/null
+exit $status"#;
+    let mut command = Command::new("sh");
+    command
+        .arg("-c")
+        .arg(script)
+        .arg("sh")
+        .arg(program)
+        .args(args);
+    command.envs(env).stdin(Stdio::piped()).kill_on_drop(true);
+    match log {
+        Some(path) => {
+            let file = std::fs::File::create(&path).expect("log file");
+            command
+                .stdout(file.try_clone().expect("log file"))
+                .stderr(file);
+        }
+        None => {
+            command.stdout(Stdio::null()).stderr(Stdio::null());
+        }
+    }
+    let mut child = command
+        .spawn()
+        .unwrap_or_else(|error| panic!("cannot start {program}: {error}"));
+    let stdin = child.stdin.take().expect("stdin");
+    Guarded {
+        child,
+        _stdin: stdin,
+    }
+}
+
+/// A running `nats-server` with the project's configuration.
+pub struct Nats {
+    pub url: String,
+    _process: Guarded,
+}
+
+pub async fn start_nats() -> Nats {
+    for _ in 0..5 {
+        let port = free_port();
+        let config = workspace().join("nats/nats-server.conf");
+        let args = vec![
+            "-c".to_owned(),
+            config.display().to_string(),
+            "-a".to_owned(),
+            "127.0.0.1".to_owned(),
+            "-p".to_owned(),
+            port.to_string(),
+        ];
+        let process = spawn_guarded(&nats_server_bin(), &args, &HashMap::new(), None);
+        for _ in 0..100 {
+            if tokio::net::TcpStream::connect(("127.0.0.1", port))
+                .await
+                .is_ok()
+            {
+                return Nats {
+                    url: format!("nats://127.0.0.1:{port}"),
+                    _process: process,
+                };
+            }
+            tokio::time::sleep(Duration::from_millis(30)).await;
+        }
+    }
+    panic!("nats-server did not start (is it installed? set NATS_SERVER_BIN)");
+}
+
+pub fn admin_database_url() -> String {
+    std::env::var("TEST_DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
+}
+
+/// `url` with its database name replaced by `database`.
+fn with_database(url: &str, database: &str) -> String {
+    let (base, query) = url
+        .split_once('?')
+        .map_or((url, ""), |(base, query)| (base, query));
+    let (scheme, rest) = base.split_once("://").expect("a postgres:// URL");
+    let server = rest.split_once('/').map_or(rest, |(server, _)| server);
+    let query = if query.is_empty() {
+        String::new()
+    } else {
+        format!("?{query}")
+    };
+    format!("{scheme}://{server}/{database}{query}")
+}
+
+/// Drops databases left by earlier runs that died (none in use is touched).
+async fn sweep_old_databases() {
+    static SWEPT: tokio::sync::OnceCell<()> = tokio::sync::OnceCell::const_new();
+    SWEPT
+        .get_or_init(|| async {
+            let Ok(admin) = PgPoolOptions::new()
+                .max_connections(1)
+                .connect(&admin_database_url())
+                .await
+            else {
+                return;
+            };
+            let names: Vec<String> = sqlx::query_scalar(
+                "select datname from pg_database d where datname like 'sms_it_%'
+                 and not exists (select 1 from pg_stat_activity a where a.datname = d.datname)",
+            )
+            .fetch_all(&admin)
+            .await
+            .unwrap_or_default();
+            for name in names {
+                let _ = sqlx::query(&format!("drop database if exists {name}"))
+                    .execute(&admin)
+                    .await;
+            }
+            admin.close().await;
+        })
+        .await;
+}
+
+/// A fresh, migrated database; dropped by [`Database::drop_now`].
+pub struct Database {
+    pub name: String,
+    pub url: String,
+    pub pool: PgPool,
+}
+
+pub async fn fresh_database() -> Database {
+    sweep_old_databases().await;
+    let name = format!("sms_it_{}", uuid::Uuid::new_v4().simple());
+    let url = with_database(&admin_database_url(), &name);
+    smsctl::migrate(&url)
+        .await
+        .expect("create and migrate the test database");
+    let pool = PgPoolOptions::new()
+        .max_connections(5)
+        .connect(&url)
+        .await
+        .expect("connect to test database");
+    Database { name, url, pool }
+}
+
+impl Database {
+    pub async fn drop_now(self) {
+        self.pool.close().await;
+        if let Ok(admin) = PgPoolOptions::new()
+            .max_connections(1)
+            .connect(&admin_database_url())
+            .await
+        {
+            let _ = sqlx::query(&format!(
+                "drop database if exists {} with (force)",
+                self.name
+            ))
+            .execute(&admin)
+            .await;
+            admin.close().await;
+        }
+    }
+}
+
+fn random_key() -> String {
+    let bytes: Vec<u8> = (0..32).map(|_| rand_byte()).collect();
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+fn rand_byte() -> u8 {
+    uuid::Uuid::new_v4().as_bytes()[0]
+}
+
+/// Settings a test may change.
+#[derive(Clone)]
+pub struct Options {
+    pub token_ttl: &'static str,
+    pub token_min_remaining: &'static str,
+    pub refresh_ttl: &'static str,
+    pub leeway: &'static str,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            token_ttl: "3600",
+            token_min_remaining: "60",
+            refresh_ttl: "86400",
+            leeway: "2",
+        }
+    }
+}
+
+/// A partner's credentials, as created through the admin subject.
+#[derive(Debug, Clone)]
+pub struct Partner {
+    pub number: u32,
+    pub uuid: String,
+    pub secret: String,
+}
+
+/// The whole stack, in-process.
+pub struct Stack {
+    pub nats: Nats,
+    pub database: Database,
+    pub env: HashMap<String, String>,
+    pub client: async_nats::Client,
+    pub http: String,
+    pub admin: String,
+    shutdown: CancellationToken,
+    tasks: Vec<tokio::task::JoinHandle<anyhow::Result<()>>>,
+}
+
+/// The environment every program of a stack gets.
+pub fn stack_env(nats: &Nats, database: &Database, options: &Options) -> HashMap<String, String> {
+    HashMap::from([
+        ("NATS_URL".to_owned(), nats.url.clone()),
+        ("DATABASE_URL".to_owned(), database.url.clone()),
+        ("DATABASE_MAX_CONNECTIONS".to_owned(), "8".to_owned()),
+        ("SIGNING_KEY_ENCRYPTION_KEY".to_owned(), random_key()),
+        ("REFRESH_TOKEN_KEY".to_owned(), random_key()),
+        ("PARTNER_SECRET_PEPPER".to_owned(), random_key()),
+        ("TOKEN_TTL".to_owned(), options.token_ttl.to_owned()),
+        (
+            "TOKEN_MIN_REMAINING".to_owned(),
+            options.token_min_remaining.to_owned(),
+        ),
+        ("REFRESH_TTL".to_owned(), options.refresh_ttl.to_owned()),
+        ("TOKEN_LEEWAY".to_owned(), options.leeway.to_owned()),
+        ("REQUEST_TIMEOUT".to_owned(), "5".to_owned()),
+        ("SHUTDOWN_GRACE".to_owned(), "5".to_owned()),
+        ("HTTP_ADDR".to_owned(), "127.0.0.1:0".to_owned()),
+        ("ADMIN_ADDR".to_owned(), "127.0.0.1:0".to_owned()),
+    ])
+}
+
+impl Stack {
+    pub async fn start() -> Self {
+        Self::start_with(Options::default()).await
+    }
+
+    pub async fn start_with(options: Options) -> Self {
+        let nats = start_nats().await;
+        let database = fresh_database().await;
+        let env = stack_env(&nats, &database, &options);
+        let mut stack = Self::on(nats, database, env).await;
+        stack.start_jwt().await;
+        stack.start_auth().await;
+        stack.start_gateway().await;
+        stack.wait_ready().await;
+        stack
+    }
+
+    async fn on(nats: Nats, database: Database, env: HashMap<String, String>) -> Self {
+        let client = async_nats::connect(&nats.url)
+            .await
+            .expect("connect to test nats");
+        Self {
+            nats,
+            database,
+            env,
+            client,
+            http: String::new(),
+            admin: String::new(),
+            shutdown: CancellationToken::new(),
+            tasks: Vec::new(),
+        }
+    }
+
+    fn shutdown_future(&self) -> impl std::future::Future<Output = ()> + Send + 'static {
+        let token = self.shutdown.clone();
+        async move { token.cancelled().await }
+    }
+
+    pub async fn start_jwt(&mut self) {
+        let config = jwt::JwtConfig::from_source(&self.env).expect("jwt config");
+        let pool = PgPoolOptions::new()
+            .max_connections(config.database_max_connections)
+            .acquire_timeout(Duration::from_secs(3))
+            .connect(&self.database.url)
+            .await
+            .expect("jwt pool");
+        let client = async_nats::connect(&self.nats.url).await.expect("jwt nats");
+        let shutdown = self.shutdown_future();
+        self.tasks
+            .push(tokio::spawn(jwt::run(config, pool, client, shutdown)));
+    }
+
+    pub async fn start_auth(&mut self) {
+        let config = auth::AuthConfig::from_source(&self.env).expect("auth config");
+        let pool = PgPoolOptions::new()
+            .max_connections(config.database_max_connections)
+            .acquire_timeout(Duration::from_secs(3))
+            .connect(&self.database.url)
+            .await
+            .expect("auth pool");
+        let client = async_nats::connect(&self.nats.url)
+            .await
+            .expect("auth nats");
+        let shutdown = self.shutdown_future();
+        self.tasks
+            .push(tokio::spawn(auth::run(config, pool, client, shutdown)));
+    }
+
+    pub async fn start_gateway(&mut self) {
+        let config = gateway::GatewayConfig::from_source(&self.env).expect("gateway config");
+        let public = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let operator = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        self.http = format!("http://{}", public.local_addr().expect("addr"));
+        self.admin = format!("http://{}", operator.local_addr().expect("addr"));
+        let client = async_nats::connect(&self.nats.url)
+            .await
+            .expect("gateway nats");
+        let shutdown = self.shutdown_future();
+        self.tasks.push(tokio::spawn(gateway::serve(
+            config, client, public, operator, shutdown,
+        )));
+    }
+
+    /// Waits until `/readyz` says every service answers.
+    pub async fn wait_ready(&self) {
+        wait_ready(&self.http).await;
+    }
+
+    /// Stops every program, checks each stopped cleanly, drops the database.
+    pub async fn stop(self) {
+        self.shutdown.cancel();
+        for task in self.tasks {
+            let outcome = tokio::time::timeout(Duration::from_secs(15), task).await;
+            let outcome = outcome
+                .expect("a program did not stop within 15 s")
+                .expect("a program panicked");
+            outcome.expect("a program stopped with an error");
+        }
+        self.database.drop_now().await;
+    }
+
+    pub async fn create_partner(&self, name: &str) -> Partner {
+        create_partner(&self.client, name).await
+    }
+
+    /// A NATS request; the reply body or the ADR-32 error.
+    pub async fn request(&self, subject: &str, body: Value) -> Result<Value, common::ServiceError> {
+        nats_request(&self.client, subject, body).await
+    }
+
+    pub fn pool(&self) -> &PgPool {
+        &self.database.pool
+    }
+}
+
+pub async fn wait_ready(base: &str) {
+    let http = reqwest::Client::new();
+    for _ in 0..200 {
+        if let Ok(response) = http.get(format!("{base}/readyz")).send().await {
+            if response.status() == 200 {
+                return;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("the stack at {base} did not become ready");
+}
+
+pub async fn nats_request(
+    client: &async_nats::Client,
+    subject: &str,
+    body: Value,
+) -> Result<Value, common::ServiceError> {
+    let payload = bytes::Bytes::from(serde_json::to_vec(&body).expect("json"));
+    let reply = common::nats::request(
+        client,
+        subject,
+        async_nats::HeaderMap::new(),
+        payload,
+        Duration::from_secs(10),
+    )
+    .await?;
+    Ok(serde_json::from_slice(&reply).expect("a JSON reply"))
+}
+
+pub async fn create_partner(client: &async_nats::Client, name: &str) -> Partner {
+    let created = nats_request(
+        client,
+        common::subjects::ADMIN_PARTNERS_CREATE,
+        json!({"name": name}),
+    )
+    .await
+    .expect("create partner");
+    Partner {
+        number: created["partnerNumber"].as_u64().expect("number") as u32,
+        uuid: created["partnerUuid"].as_str().expect("uuid").to_owned(),
+        secret: created["partnerSecret"]
+            .as_str()
+            .expect("secret")
+            .to_owned(),
+    }
+}
+
+/// A partner's registration body, the original's shape, with `edit` applied.
+pub fn registration(partner: &Partner, edit: impl FnOnce(&mut Value)) -> Value {
+    let future = (time::OffsetDateTime::now_utc().date() + time::Duration::days(365)).to_string();
+    let mut body = json!({
+        "partnerCredential": {"partnerUuid": partner.uuid, "partnerSecret": partner.secret},
+        "enrollmentDetail": {"partnerNumber": partner.number, "subscriberData": {
+            "firstName": "Asha", "lastName": "Rao", "phoneNumber": 9876543210u64, "email": "asha@example.com",
+            "billingDetail": {"address": "12 Harbour Road", "cardDetail": {
+                "cardNumber": "4111111111111111", "cardType": "VISA", "cardHolder": "Asha Rao",
+                "cardExpiry": future}}}}
+    });
+    edit(&mut body);
+    body
+}
+
+/// Client-credentials login over HTTP; the response status and JSON body.
+pub async fn login(http: &str, partner: &Partner) -> (u16, Value) {
+    let response = reqwest::Client::new()
+        .post(format!("{http}/v1/auth/token"))
+        .basic_auth(partner.number, Some(&partner.secret))
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await
+        .expect("token request");
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+/// The shared stack for tests that only read: started once, on its own
+/// runtime, for the whole test process.
+pub struct Shared {
+    pub http: String,
+    pub partner: Partner,
+}
+
+pub fn shared() -> &'static Shared {
+    static SHARED: OnceLock<Shared> = OnceLock::new();
+    SHARED.get_or_init(|| {
+        let (sender, receiver) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .expect("runtime");
+            runtime.block_on(async move {
+                let stack = Stack::start().await;
+                let partner = stack.create_partner("shared").await;
+                let _ = sender.send(Shared {
+                    http: stack.http.clone(),
+                    partner,
+                });
+                // Lives as long as the test process.
+                std::future::pending::<()>().await;
+                drop(stack);
+            });
+        });
+        receiver.recv().expect("shared stack started")
+    })
+}

@@ -1,0 +1,11 @@
+//! One integration test binary: real NATS, real Postgres, the real services.
+
+mod harness;
+
+mod admin;
+mod binaries;
+mod discovery;
+mod external;
+mod issuing;
+mod lifecycle;
+mod validation;

@@ -247,6 +247,8 @@ pub struct Options {
     pub token_min_remaining: &'static str,
     pub refresh_ttl: &'static str,
     pub leeway: &'static str,
+    /// Reach Postgres through a proxy the test can cut (a database outage).
+    pub database_proxy: bool,
 }
 
 impl Default for Options {
@@ -256,6 +258,7 @@ impl Default for Options {
             token_min_remaining: "60",
             refresh_ttl: "86400",
             leeway: "2",
+            database_proxy: false,
         }
     }
 }
@@ -276,8 +279,16 @@ pub struct Stack {
     pub client: async_nats::Client,
     pub http: String,
     pub admin: String,
-    shutdown: CancellationToken,
-    tasks: Vec<tokio::task::JoinHandle<anyhow::Result<()>>>,
+    tasks: Vec<Running>,
+    /// Present when the stack reaches Postgres through a proxy it can cut.
+    pub database_proxy: Option<DatabaseProxy>,
+}
+
+/// One in-process program and the token that stops it.
+struct Running {
+    name: &'static str,
+    stop: CancellationToken,
+    task: tokio::task::JoinHandle<anyhow::Result<()>>,
 }
 
 /// The environment every program of a stack gets.
@@ -311,8 +322,18 @@ impl Stack {
     pub async fn start_with(options: Options) -> Self {
         let nats = start_nats().await;
         let database = fresh_database().await;
-        let env = stack_env(&nats, &database, &options);
+        let mut env = stack_env(&nats, &database, &options);
+        let mut proxy = None;
+        if options.database_proxy {
+            let started = DatabaseProxy::start(database_upstream()).await;
+            env.insert(
+                "DATABASE_URL".into(),
+                with_host(&database.url, &format!("127.0.0.1:{}", started.port)),
+            );
+            proxy = Some(started);
+        }
         let mut stack = Self::on(nats, database, env).await;
+        stack.database_proxy = proxy;
         stack.start_jwt().await;
         stack.start_auth().await;
         stack.start_gateway().await;
@@ -331,14 +352,40 @@ impl Stack {
             client,
             http: String::new(),
             admin: String::new(),
-            shutdown: CancellationToken::new(),
             tasks: Vec::new(),
+            database_proxy: None,
         }
     }
 
-    fn shutdown_future(&self) -> impl std::future::Future<Output = ()> + Send + 'static {
-        let token = self.shutdown.clone();
-        async move { token.cancelled().await }
+    fn launch<F>(
+        &mut self,
+        name: &'static str,
+        program: impl FnOnce(std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>) -> F,
+    ) where
+        F: std::future::Future<Output = anyhow::Result<()>> + Send + 'static,
+    {
+        let stop = CancellationToken::new();
+        let token = stop.clone();
+        let task = tokio::spawn(program(Box::pin(async move { token.cancelled().await })));
+        self.tasks.push(Running { name, stop, task });
+    }
+
+    /// Stops one program (as SIGTERM would) and waits for it to finish cleanly.
+    pub async fn stop_program(&mut self, name: &str) {
+        let at = self
+            .tasks
+            .iter()
+            .position(|running| running.name == name)
+            .expect("program running");
+        let running = self.tasks.remove(at);
+        finish(running).await;
+    }
+
+    /// Stops the jwt service and starts a new instance (same settings, same database).
+    pub async fn restart_jwt(&mut self) {
+        self.stop_program("jwt").await;
+        self.start_jwt().await;
+        self.wait_ready().await;
     }
 
     pub async fn start_jwt(&mut self) {
@@ -346,13 +393,13 @@ impl Stack {
         let pool = PgPoolOptions::new()
             .max_connections(config.database_max_connections)
             .acquire_timeout(Duration::from_secs(3))
-            .connect(&self.database.url)
+            .connect(&self.env["DATABASE_URL"])
             .await
             .expect("jwt pool");
         let client = async_nats::connect(&self.nats.url).await.expect("jwt nats");
-        let shutdown = self.shutdown_future();
-        self.tasks
-            .push(tokio::spawn(jwt::run(config, pool, client, shutdown)));
+        self.launch("jwt", move |shutdown| {
+            jwt::run(config, pool, client, shutdown)
+        });
     }
 
     pub async fn start_auth(&mut self) {
@@ -360,15 +407,15 @@ impl Stack {
         let pool = PgPoolOptions::new()
             .max_connections(config.database_max_connections)
             .acquire_timeout(Duration::from_secs(3))
-            .connect(&self.database.url)
+            .connect(&self.env["DATABASE_URL"])
             .await
             .expect("auth pool");
         let client = async_nats::connect(&self.nats.url)
             .await
             .expect("auth nats");
-        let shutdown = self.shutdown_future();
-        self.tasks
-            .push(tokio::spawn(auth::run(config, pool, client, shutdown)));
+        self.launch("auth", move |shutdown| {
+            auth::run(config, pool, client, shutdown)
+        });
     }
 
     pub async fn start_gateway(&mut self) {
@@ -384,10 +431,9 @@ impl Stack {
         let client = async_nats::connect(&self.nats.url)
             .await
             .expect("gateway nats");
-        let shutdown = self.shutdown_future();
-        self.tasks.push(tokio::spawn(gateway::serve(
-            config, client, public, operator, shutdown,
-        )));
+        self.launch("gateway", move |shutdown| {
+            gateway::serve(config, client, public, operator, shutdown)
+        });
     }
 
     /// Waits until `/readyz` says every service answers.
@@ -396,14 +442,13 @@ impl Stack {
     }
 
     /// Stops every program, checks each stopped cleanly, drops the database.
-    pub async fn stop(self) {
-        self.shutdown.cancel();
-        for task in self.tasks {
-            let outcome = tokio::time::timeout(Duration::from_secs(15), task).await;
-            let outcome = outcome
-                .expect("a program did not stop within 15 s")
-                .expect("a program panicked");
-            outcome.expect("a program stopped with an error");
+    pub async fn stop(mut self) {
+        if let Some(proxy) = &self.database_proxy {
+            proxy.restore().await;
+        }
+        // Gateway first, as an operator would stop them.
+        while let Some(running) = self.tasks.pop() {
+            finish(running).await;
         }
         self.database.drop_now().await;
     }
@@ -419,6 +464,116 @@ impl Stack {
 
     pub fn pool(&self) -> &PgPool {
         &self.database.pool
+    }
+}
+
+async fn finish(running: Running) {
+    running.stop.cancel();
+    let outcome = tokio::time::timeout(Duration::from_secs(15), running.task)
+        .await
+        .unwrap_or_else(|_| panic!("{} did not stop within 15 s", running.name))
+        .unwrap_or_else(|_| panic!("{} panicked", running.name));
+    outcome.unwrap_or_else(|error| panic!("{} stopped with an error: {error}", running.name));
+}
+
+/// `host:port` of the test Postgres.
+fn database_upstream() -> String {
+    let url = admin_database_url();
+    let rest = url.split_once("://").map_or(url.as_str(), |(_, rest)| rest);
+    let rest = rest.rsplit_once('@').map_or(rest, |(_, rest)| rest);
+    let server = rest.split(['/', '?']).next().unwrap_or("127.0.0.1:5432");
+    if server.contains(':') {
+        server.to_owned()
+    } else {
+        format!("{server}:5432")
+    }
+}
+
+/// `url` pointed at `server` (`host:port`) instead.
+fn with_host(url: &str, server: &str) -> String {
+    let (scheme, rest) = url.split_once("://").expect("a postgres:// URL");
+    let (user, rest) = rest
+        .rsplit_once('@')
+        .map_or(("", rest), |(user, rest)| (user, rest));
+    let path = rest.find(['/', '?']).map_or("", |at| &rest[at..]);
+    let user = if user.is_empty() {
+        String::new()
+    } else {
+        format!("{user}@")
+    };
+    format!("{scheme}://{user}{server}{path}")
+}
+
+/// A TCP proxy in front of Postgres: `cut` drops every connection and
+/// refuses new ones (a database outage), `restore` brings it back.
+pub struct DatabaseProxy {
+    pub port: u16,
+    upstream: String,
+    running: tokio::sync::Mutex<Option<CancellationToken>>,
+}
+
+impl DatabaseProxy {
+    async fn start(upstream: String) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind proxy");
+        let port = listener.local_addr().expect("addr").port();
+        let proxy = Self {
+            port,
+            upstream,
+            running: tokio::sync::Mutex::new(None),
+        };
+        proxy.serve(listener).await;
+        proxy
+    }
+
+    async fn serve(&self, listener: tokio::net::TcpListener) {
+        let stop = CancellationToken::new();
+        *self.running.lock().await = Some(stop.clone());
+        let upstream = self.upstream.clone();
+        tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    () = stop.cancelled() => break,
+                    accepted = listener.accept() => {
+                        let Ok((mut inbound, _)) = accepted else { continue };
+                        let upstream = upstream.clone();
+                        let stop = stop.clone();
+                        tokio::spawn(async move {
+                            let Ok(mut outbound) = tokio::net::TcpStream::connect(&upstream).await else { return };
+                            tokio::select! {
+                                () = stop.cancelled() => {}
+                                _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => {}
+                            }
+                        });
+                    }
+                }
+            }
+        });
+    }
+
+    /// Drops every connection and refuses new ones.
+    pub async fn cut(&self) {
+        if let Some(stop) = self.running.lock().await.take() {
+            stop.cancel();
+        }
+        // Let the listener close before anyone tries again.
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    /// Accepts connections again, on the same port.
+    pub async fn restore(&self) {
+        if self.running.lock().await.is_some() {
+            return;
+        }
+        for _ in 0..50 {
+            if let Ok(listener) = tokio::net::TcpListener::bind(("127.0.0.1", self.port)).await {
+                self.serve(listener).await;
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("cannot bind the database proxy again on port {}", self.port);
     }
 }
 

@@ -142,3 +142,248 @@ async fn revoking_a_refresh_token_revokes_its_login() {
     );
     stack.stop().await;
 }
+
+#[tokio::test]
+async fn a_replayed_refresh_token_is_caught_across_a_restart_of_the_jwt_service() {
+    let mut stack = Stack::start().await;
+    let partner = stack.create_partner("restart").await;
+    let (_, first) = login(&stack.http, &partner).await;
+    let r0 = first["refresh_token"].as_str().unwrap().to_owned();
+    let (_, second) = post_form(&stack, "/v1/auth/refresh", &[("refresh_token", &r0)]).await;
+    let r1 = second["refresh_token"].as_str().unwrap().to_owned();
+    let (status, third) = post_form(&stack, "/v1/auth/refresh", &[("refresh_token", &r1)]).await;
+    assert_eq!(status, 200, "R0 → R1 → R2 within a second");
+    stack.restart_jwt().await;
+    let (status, replay) = post_form(&stack, "/v1/auth/refresh", &[("refresh_token", &r0)]).await;
+    assert_eq!(
+        (status, replay["error"].as_str()),
+        (400, Some("invalid_grant"))
+    );
+    let (status, _) = post_form(
+        &stack,
+        "/v1/auth/refresh",
+        &[("refresh_token", third["refresh_token"].as_str().unwrap())],
+    )
+    .await;
+    assert_eq!(status, 400, "R2 died with its chain");
+    assert!(!active(&stack, &third["access_token"]).await);
+    stack.stop().await;
+}
+
+#[tokio::test]
+async fn refreshing_never_outlives_the_absolute_lifetime_of_the_login() {
+    let stack = Stack::start_with(crate::harness::Options {
+        token_ttl: "2",
+        token_min_remaining: "0",
+        refresh_ttl: "3",
+        ..Default::default()
+    })
+    .await;
+    let partner = stack.create_partner("absolute").await;
+    let (_, first) = login(&stack.http, &partner).await;
+    assert!(first["refresh_expires_in"].as_u64().unwrap() <= 3);
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    let (status, second) = post_form(
+        &stack,
+        "/v1/auth/refresh",
+        &[("refresh_token", first["refresh_token"].as_str().unwrap())],
+    )
+    .await;
+    assert_eq!(status, 200, "{second}");
+    assert!(
+        second["expires_in"].as_u64().unwrap() <= 2,
+        "the new token ends with the login: {second}"
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(2000)).await;
+    let (status, late) = post_form(
+        &stack,
+        "/v1/auth/refresh",
+        &[("refresh_token", second["refresh_token"].as_str().unwrap())],
+    )
+    .await;
+    assert_eq!(
+        (status, late["error"].as_str()),
+        (400, Some("invalid_grant"))
+    );
+    stack.stop().await;
+}
+
+#[tokio::test]
+async fn a_database_outage_is_503_with_retry_after_and_spends_no_refresh_token() {
+    let stack = Stack::start_with(crate::harness::Options {
+        database_proxy: true,
+        ..Default::default()
+    })
+    .await;
+    let partner = stack.create_partner("outage").await;
+    let (_, first) = login(&stack.http, &partner).await;
+    let refresh = first["refresh_token"].as_str().unwrap().to_owned();
+    let proxy = stack.database_proxy.as_ref().unwrap();
+    proxy.cut().await;
+
+    let http = reqwest::Client::new();
+    let token = http
+        .post(format!("{}/v1/auth/token", stack.http))
+        .basic_auth(partner.number, Some(&partner.secret))
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(token.status(), 503, "login during the outage");
+    assert!(token.headers().get("retry-after").is_some());
+    let register = http
+        .post(format!("{}/auth/register", stack.http))
+        .json(&crate::harness::registration(&partner, |_| {}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(register.status(), 503, "register during the outage");
+    let (status, introspection) = post_form(
+        &stack,
+        "/v1/auth/introspect",
+        &[("token", first["access_token"].as_str().unwrap())],
+    )
+    .await;
+    assert_eq!(
+        status, 503,
+        "introspection must not say inactive: {introspection}"
+    );
+    let validate = http
+        .get(format!("{}/validate/token", stack.http))
+        .bearer_auth(first["access_token"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(validate.status(), 503, "not 401 while the database is down");
+    let (status, refused) =
+        post_form(&stack, "/v1/auth/refresh", &[("refresh_token", &refresh)]).await;
+    assert_eq!(status, 503, "{refused}");
+
+    proxy.restore().await;
+    let (status, refreshed) =
+        post_form(&stack, "/v1/auth/refresh", &[("refresh_token", &refresh)]).await;
+    assert_eq!(
+        status, 200,
+        "the failed refresh did not spend the token: {refreshed}"
+    );
+    stack.stop().await;
+}
+
+/// The partner's token verified by another JWT implementation, given only
+/// the JWKS document.
+async fn verify_with_jwks_only(stack: &Stack, token: &str) -> Result<Value, String> {
+    use base64::Engine;
+    use jwt_simple::prelude::*;
+    let jwks: Value = reqwest::get(format!("{}/.well-known/jwks.json", stack.http))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let header: Value = serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(token.split('.').next().unwrap())
+            .unwrap(),
+    )
+    .unwrap();
+    let key = jwks["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|key| key["kid"] == header["kid"])
+        .ok_or("kid not in JWKS")?;
+    let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(key["x"].as_str().unwrap())
+        .unwrap();
+    let public = Ed25519PublicKey::from_bytes(&raw).map_err(|error| error.to_string())?;
+    let options = VerificationOptions {
+        allowed_issuers: Some(HashSet::from_strings(&["sms-jwt"])),
+        allowed_audiences: Some(HashSet::from_strings(&["sms-partners"])),
+        ..Default::default()
+    };
+    let claims = public
+        .verify_token::<Value>(token, Some(options))
+        .map_err(|error| error.to_string())?;
+    Ok(claims.custom)
+}
+
+#[tokio::test]
+async fn key_rotation_keeps_old_tokens_valid_and_publishes_both_keys_until_the_old_ones_expire() {
+    let stack = Stack::start_with(crate::harness::Options {
+        token_ttl: "3",
+        token_min_remaining: "0",
+        leeway: "1",
+        ..Default::default()
+    })
+    .await;
+    let early = stack.create_partner("early").await;
+    let late = stack.create_partner("late").await;
+    let (_, old_token) = login(&stack.http, &early).await;
+    let old = old_token["access_token"].as_str().unwrap().to_owned();
+    let rotated = stack
+        .request(common::subjects::ADMIN_KEYS_ROTATE, json!({}))
+        .await
+        .unwrap();
+    let new_kid = rotated["kid"].as_str().unwrap().to_owned();
+    let (_, new_token) = login(&stack.http, &late).await;
+    let new = new_token["access_token"].as_str().unwrap().to_owned();
+    assert_ne!(
+        old.split('.').next(),
+        new.split('.').next(),
+        "signed under different kids"
+    );
+
+    for token in [&old, &new] {
+        assert!(active(&stack, &json!(token)).await);
+        let claims = verify_with_jwks_only(&stack, token)
+            .await
+            .expect("verifies from JWKS alone");
+        assert!(claims["partnerNumber"].is_u64());
+    }
+    let keys = stack
+        .request(common::subjects::ADMIN_KEYS_LIST, json!({}))
+        .await
+        .unwrap();
+    assert_eq!(keys["keys"].as_array().unwrap().len(), 2);
+    assert_eq!(keys["keys"][0]["kid"], new_kid.as_str());
+    assert_eq!(keys["keys"][0]["status"], "active");
+    assert_eq!(keys["keys"][1]["published"], true);
+
+    // After TOKEN_TTL + leeway, no token of the old key can be valid: it leaves JWKS.
+    tokio::time::sleep(std::time::Duration::from_millis(4300)).await;
+    let jwks: Value = reqwest::get(format!("{}/.well-known/jwks.json", stack.http))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let kids: Vec<&str> = jwks["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|key| key["kid"].as_str())
+        .collect();
+    assert_eq!(kids, [new_kid.as_str()]);
+    let audited: i64 =
+        sqlx::query_scalar("select count(*) from audit_events where action = 'key.rotate'")
+            .fetch_one(stack.pool())
+            .await
+            .unwrap();
+    assert_eq!(audited, 1);
+    stack.stop().await;
+}
+
+#[tokio::test]
+async fn a_tampered_token_fails_the_independent_check_too() {
+    let stack = Stack::start().await;
+    let partner = stack.create_partner("independent").await;
+    let (_, token) = login(&stack.http, &partner).await;
+    let access = token["access_token"].as_str().unwrap();
+    assert!(verify_with_jwks_only(&stack, access).await.is_ok());
+    let mut pieces: Vec<String> = access.split('.').map(str::to_owned).collect();
+    pieces[2] = pieces[2].chars().rev().collect();
+    assert!(verify_with_jwks_only(&stack, &pieces.join("."))
+        .await
+        .is_err());
+    stack.stop().await;
+}

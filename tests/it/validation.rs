@@ -42,7 +42,8 @@ async fn signing_key(stack: &Stack) -> jwt::signing_keys::SigningKey {
     let ring = jwt::signing_keys::KeyRing::load_or_create(stack.pool().clone(), &config)
         .await
         .unwrap();
-    ring.active().await.unwrap()
+    let mut connection = stack.pool().acquire().await.unwrap();
+    ring.active(&mut connection).await.unwrap()
 }
 
 fn sign(claims: &Value, kid: &str, key: &EncodingKey, algorithm: Algorithm) -> String {

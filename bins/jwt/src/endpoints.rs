@@ -63,6 +63,24 @@ pub fn spec() -> ServiceSpec {
                     ("response", "JWKS"),
                 ],
             },
+            EndpointSpec {
+                name: "keys_rotate",
+                subject: subjects::ADMIN_KEYS_ROTATE,
+                metadata: &[
+                    ("admin", "true"),
+                    ("request", "{}"),
+                    ("response", r#"{"kid"}"#),
+                ],
+            },
+            EndpointSpec {
+                name: "keys_list",
+                subject: subjects::ADMIN_KEYS_LIST,
+                metadata: &[
+                    ("admin", "true"),
+                    ("request", "{}"),
+                    ("response", r#"{"keys": [...]}"#),
+                ],
+            },
         ],
     }
 }
@@ -96,7 +114,9 @@ impl JwtHandler {
                 self.tokens.revoke(&token.token, id).await?;
                 Ok(Bytes::from_static(b"{}"))
             }
-            "jwks" => encode(&self.tokens.jwks().await),
+            "jwks" => encode(&self.tokens.jwks().await?),
+            "keys_rotate" => encode(&self.tokens.rotate_key(id).await?),
+            "keys_list" => encode(&self.tokens.list_keys().await?),
             other => Err(ServiceError::not_found(format!("no endpoint {other}"))),
         }
     }

@@ -30,6 +30,8 @@ pub struct SigningKey {
     pub encoding: EncodingKey,
     pub decoding: DecodingKey,
     pub active: bool,
+    /// When it stopped signing new tokens.
+    pub retired_at: Option<time::OffsetDateTime>,
 }
 
 /// The RFC 7638 thumbprint of an Ed25519 public key: our `kid`.
@@ -83,7 +85,11 @@ fn unseal(
         .map_err(|_| JwtError::Internal(format!("signing key {kid} has a bad length")))
 }
 
-fn build(seed: [u8; 32], active: bool) -> Result<SigningKey, JwtError> {
+fn build(
+    seed: [u8; 32],
+    active: bool,
+    retired_at: Option<time::OffsetDateTime>,
+) -> Result<SigningKey, JwtError> {
     let signing = ed25519_dalek::SigningKey::from_bytes(&seed);
     let public_x = URL_SAFE_NO_PAD.encode(signing.verifying_key().as_bytes());
     let pkcs8 = signing
@@ -97,6 +103,7 @@ fn build(seed: [u8; 32], active: bool) -> Result<SigningKey, JwtError> {
         encoding: EncodingKey::from_ed_der(pkcs8.as_bytes()),
         decoding,
         active,
+        retired_at,
     })
 }
 
@@ -105,6 +112,19 @@ struct KeyRow {
     kid: String,
     private_key_sealed: Vec<u8>,
     status: String,
+    retired_at: Option<time::OffsetDateTime>,
+}
+
+/// A key as operators see it (`smsctl keys list`).
+#[derive(Debug, Clone, serde::Serialize, sqlx::FromRow)]
+pub struct KeyView {
+    pub kid: String,
+    pub algorithm: String,
+    pub status: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: time::OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub retired_at: Option<time::OffsetDateTime>,
 }
 
 /// The keys this instance knows, refreshed from Postgres when a `kid` is
@@ -134,7 +154,7 @@ impl KeyRing {
     /// Inserts a new active key unless another instance got there first.
     async fn create_active_if_none(&self) -> Result<(), JwtError> {
         let seed = ed25519_dalek::SigningKey::generate(&mut OsRng).to_bytes();
-        let key = build(seed, true)?;
+        let key = build(seed, true, None)?;
         let sealed = seal(&seed, &key.kid, &self.encryption_key)?;
         let inserted = sqlx::query(
             "insert into signing_keys (kid, algorithm, public_key, private_key_sealed, status)
@@ -156,7 +176,7 @@ impl KeyRing {
     /// Reads every key from Postgres into the cache.
     pub async fn reload(&self) -> Result<HashMap<String, SigningKey>, JwtError> {
         let rows: Vec<KeyRow> = sqlx::query_as(
-            "select kid, private_key_sealed, status from signing_keys where algorithm = $1",
+            "select kid, private_key_sealed, status, retired_at from signing_keys where algorithm = $1",
         )
         .bind(ALGORITHM)
         .fetch_all(&self.pool)
@@ -164,7 +184,7 @@ impl KeyRing {
         let mut keys = HashMap::new();
         for row in rows {
             let seed = unseal(&row.private_key_sealed, &row.kid, &self.encryption_key)?;
-            let key = build(seed, row.status == "active")?;
+            let key = build(seed, row.status == "active", row.retired_at)?;
             if key.kid != row.kid {
                 return Err(JwtError::Internal(format!(
                     "signing key {} does not match its kid",
@@ -177,16 +197,59 @@ impl KeyRing {
         Ok(keys)
     }
 
-    /// The key that signs new tokens.
-    pub async fn active(&self) -> Result<SigningKey, JwtError> {
-        if let Some(key) = self.keys.read().await.values().find(|key| key.active) {
-            return Ok(key.clone());
-        }
-        self.reload()
+    /// The key that signs new tokens, as the database says now: after a
+    /// rotation every instance signs with the new key from its next token on.
+    pub async fn active(
+        &self,
+        connection: &mut sqlx::PgConnection,
+    ) -> Result<SigningKey, JwtError> {
+        let kid: Option<String> = sqlx::query_scalar(
+            "select kid from signing_keys where status = 'active' and algorithm = $1",
+        )
+        .bind(ALGORITHM)
+        .fetch_optional(connection)
+        .await?;
+        let kid = kid.ok_or_else(|| JwtError::Internal("no active signing key".into()))?;
+        self.find(&kid)
             .await?
-            .into_values()
-            .find(|key| key.active)
-            .ok_or_else(|| JwtError::Internal("no active signing key".into()))
+            .ok_or_else(|| JwtError::Internal(format!("active signing key {kid} cannot be loaded")))
+    }
+
+    /// Makes a new key the active one and retires the old, in one transaction.
+    pub async fn rotate(&self) -> Result<String, JwtError> {
+        let seed = ed25519_dalek::SigningKey::generate(&mut OsRng).to_bytes();
+        let key = build(seed, true, None)?;
+        let sealed = seal(&seed, &key.kid, &self.encryption_key)?;
+        let mut transaction = self.pool.begin().await?;
+        sqlx::query(
+            "update signing_keys set status = 'retired', retired_at = clock_timestamp(), updated_at = now()
+             where status = 'active'",
+        )
+        .execute(&mut *transaction)
+        .await?;
+        sqlx::query(
+            "insert into signing_keys (kid, algorithm, public_key, private_key_sealed, status)
+             values ($1, $2, $3, $4, 'active')",
+        )
+        .bind(&key.kid)
+        .bind(ALGORITHM)
+        .bind(URL_SAFE_NO_PAD.decode(&key.public_x).unwrap_or_default())
+        .bind(sealed)
+        .execute(&mut *transaction)
+        .await?;
+        transaction.commit().await?;
+        self.reload().await?;
+        tracing::info!(kid = %key.kid, "signing key rotated");
+        Ok(key.kid)
+    }
+
+    /// Every key, newest first, for operators.
+    pub async fn list(&self) -> Result<Vec<KeyView>, JwtError> {
+        Ok(sqlx::query_as(
+            "select kid, algorithm, status, created_at, retired_at from signing_keys order by created_at desc",
+        )
+        .fetch_all(&self.pool)
+        .await?)
     }
 
     /// The key with `kid`, looking in Postgres when this instance has not seen it.
@@ -197,16 +260,30 @@ impl KeyRing {
         Ok(self.reload().await?.get(kid).cloned())
     }
 
-    /// Every key's public half, for the JWKS document.
-    pub async fn public_keys(&self) -> Vec<SigningKey> {
-        let mut keys: Vec<SigningKey> = self.keys.read().await.values().cloned().collect();
+    /// The public halves of the keys that may have signed a token still
+    /// valid: the active key, and retired keys for `still_needed` after
+    /// retirement (the longest a token lives, plus leeway).
+    pub async fn published(
+        &self,
+        still_needed: std::time::Duration,
+    ) -> Result<Vec<SigningKey>, JwtError> {
+        let now = time::OffsetDateTime::now_utc();
+        let window = time::Duration::try_from(still_needed).unwrap_or(time::Duration::MAX);
+        let mut keys: Vec<SigningKey> = self
+            .reload()
+            .await?
+            .into_values()
+            .filter(|key| {
+                key.active || key.retired_at.is_some_and(|retired| retired + window > now)
+            })
+            .collect();
         keys.sort_by(|left, right| {
             right
                 .active
                 .cmp(&left.active)
-                .then(left.kid.cmp(&right.kid))
+                .then(right.retired_at.cmp(&left.retired_at))
         });
-        keys
+        Ok(keys)
     }
 }
 

@@ -44,10 +44,6 @@ impl Tokens {
         Self { config, pool, keys }
     }
 
-    pub fn keys(&self) -> &KeyRing {
-        &self.keys
-    }
-
     fn claims_of(&self, record: &TokenRecord) -> Claims {
         Claims {
             iss: self.config.issuer.clone(),
@@ -146,7 +142,7 @@ impl Tokens {
         family_id: Uuid,
         at: OffsetDateTime,
     ) -> Result<TokenRecord, JwtError> {
-        let key = self.keys.active().await?;
+        let key = self.keys.active(&mut *connection).await?;
         let family_expires_at: OffsetDateTime =
             sqlx::query_scalar("select absolute_expires_at from token_families where id = $1")
                 .bind(family_id)
@@ -372,19 +368,57 @@ impl Tokens {
         )
     }
 
-    /// The JWKS document: every key that may have signed a standing token.
-    pub async fn jwks(&self) -> serde_json::Value {
+    /// The JWKS document: every key that may have signed a token still valid.
+    pub async fn jwks(&self) -> Result<serde_json::Value, JwtError> {
         let keys: Vec<serde_json::Value> = self
             .keys
-            .public_keys()
-            .await
+            .published(self.config.token_ttl + self.config.leeway)
+            .await?
             .into_iter()
             .map(|key| {
                 json!({"kty": "OKP", "crv": "Ed25519", "x": key.public_x, "kid": key.kid,
                        "alg": "EdDSA", "use": "sig"})
             })
             .collect();
-        json!({ "keys": keys })
+        Ok(json!({ "keys": keys }))
+    }
+
+    /// Rotates the signing key (audited).
+    pub async fn rotate_key(&self, request_id: &str) -> Result<serde_json::Value, JwtError> {
+        let kid = self.keys.rotate().await?;
+        token_store::audit(
+            &self.pool,
+            "key.rotate",
+            "rotated",
+            None,
+            request_id,
+            json!({"kid": kid}),
+        )
+        .await;
+        Ok(json!({"kid": kid}))
+    }
+
+    /// Every signing key, for operators.
+    pub async fn list_keys(&self) -> Result<serde_json::Value, JwtError> {
+        let published: Vec<String> = self
+            .keys
+            .published(self.config.token_ttl + self.config.leeway)
+            .await?
+            .into_iter()
+            .map(|key| key.kid)
+            .collect();
+        let keys: Vec<serde_json::Value> = self
+            .keys
+            .list()
+            .await?
+            .into_iter()
+            .map(|key| {
+                let mut value = serde_json::to_value(&key).unwrap_or_default();
+                value["published"] = json!(published.contains(&key.kid));
+                value
+            })
+            .collect();
+        Ok(json!({ "keys": keys }))
     }
 }
 

@@ -32,6 +32,23 @@ enum Command {
     /// Partner administration.
     #[command(subcommand)]
     Partner(PartnerCommand),
+    /// Signing keys.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+}
+
+#[derive(Subcommand)]
+enum KeysCommand {
+    /// Make a new signing key active for every jwt instance; old tokens stay valid until they expire.
+    Rotate {
+        #[arg(long)]
+        json: bool,
+    },
+    /// List the signing keys and whether JWKS publishes them.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -125,6 +142,51 @@ fn print_partner(partner: &PartnerView, as_json: bool) {
     }
 }
 
+async fn keys(
+    client: &async_nats::Client,
+    command: KeysCommand,
+) -> Result<(), common::ServiceError> {
+    match command {
+        KeysCommand::Rotate { json } => {
+            let rotated: serde_json::Value =
+                admin_request(client, subjects::ADMIN_KEYS_ROTATE, &json!({})).await?;
+            if json {
+                println!("{rotated}");
+            } else {
+                println!(
+                    "new active signing key: {}",
+                    rotated["kid"].as_str().unwrap_or("?")
+                );
+            }
+        }
+        KeysCommand::List { json } => {
+            let list: serde_json::Value =
+                admin_request(client, subjects::ADMIN_KEYS_LIST, &json!({})).await?;
+            if json {
+                println!("{list}");
+                return Ok(());
+            }
+            println!(
+                "{:<44} {:<8} {:<10} {:<26} {:<26} PUBLISHED",
+                "KID", "ALG", "STATUS", "CREATED", "RETIRED"
+            );
+            for key in list["keys"].as_array().into_iter().flatten() {
+                let text = |name: &str| key[name].as_str().unwrap_or("-").to_owned();
+                println!(
+                    "{:<44} {:<8} {:<10} {:<26} {:<26} {}",
+                    text("kid"),
+                    text("algorithm"),
+                    text("status"),
+                    text("created_at"),
+                    text("retired_at"),
+                    key["published"].as_bool().unwrap_or(false)
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
 #[tokio::main]
 async fn main() {
     if let Err(error) = run(Cli::parse()).await {
@@ -147,11 +209,17 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     }
     let nats = NatsConfig::from_source(&source).map_err(|error| anyhow::anyhow!("{error}"))?;
     let client = nats.connect("smsctl").await?;
-    let Command::Partner(command) = cli.command else {
-        unreachable!("migrate returned above")
-    };
     let failed =
         |error: common::ServiceError| anyhow::anyhow!("{} ({})", error.message, error.error);
+    let command = match cli.command {
+        Command::Partner(command) => command,
+        Command::Keys(command) => {
+            keys(&client, command).await.map_err(failed)?;
+            client.flush().await.context("cannot flush NATS")?;
+            return Ok(());
+        }
+        Command::Migrate => return Ok(()),
+    };
     match command {
         PartnerCommand::Create { name, number, json } => {
             let body = json!({"name": name, "partnerNumber": number});

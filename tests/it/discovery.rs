@@ -88,3 +88,48 @@ async fn auth_and_jwt_answer_ping_info_and_stats() {
     assert_eq!(token["data"]["errors"], 1);
     stack.stop().await;
 }
+
+fn validator(name: &str) -> jsonschema::Validator {
+    let path = crate::harness::workspace()
+        .join("tests/fixtures/nats-micro-v1")
+        .join(name);
+    let schema: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    jsonschema::validator_for(&schema).unwrap()
+}
+
+#[tokio::test]
+async fn every_discovery_reply_is_valid_against_the_nats_micro_schemas() {
+    let stack = Stack::start().await;
+    // Some traffic first, so the stats carry numbers and a last error.
+    let _ = stack
+        .request(
+            common::subjects::AUTH_TOKEN,
+            serde_json::json!({"client_id": "1", "client_secret": "x"}),
+        )
+        .await;
+    for (verb, schema) in [
+        ("PING", "ping_response.json"),
+        ("INFO", "info_response.json"),
+        ("STATS", "stats_response.json"),
+    ] {
+        let validator = validator(schema);
+        let replies = gather(&stack.client, &format!("$SRV.{verb}")).await;
+        assert_eq!(
+            replies.len(),
+            2,
+            "{verb}: one reply from auth and one from jwt"
+        );
+        for reply in &replies {
+            let errors: Vec<String> = validator
+                .iter_errors(reply)
+                .map(|error| error.to_string())
+                .collect();
+            assert!(
+                errors.is_empty(),
+                "{verb} reply of {} is invalid: {errors:?}\n{reply}",
+                reply["name"]
+            );
+        }
+    }
+    stack.stop().await;
+}

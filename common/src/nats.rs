@@ -70,6 +70,9 @@ impl NatsConfig {
                 match event {
                     async_nats::Event::Connected => tracing::info!("nats connected"),
                     async_nats::Event::Disconnected => tracing::warn!("nats disconnected"),
+                    async_nats::Event::Draining | async_nats::Event::Closed => {
+                        tracing::info!(event = %event, "nats connection closing")
+                    }
                     other => tracing::warn!(event = %other, "nats event"),
                 }
             });

@@ -72,7 +72,7 @@ pub async fn admin_request<T: serde::de::DeserializeOwned>(
     subject: &str,
     body: &serde_json::Value,
 ) -> Result<T, ServiceError> {
-    let request_id = uuid_like();
+    let request_id = format!("smsctl-{}", uuid::Uuid::new_v4());
     let payload = Bytes::from(serde_json::to_vec(body).unwrap_or_default());
     let reply = common::nats::request(
         client,
@@ -85,8 +85,4 @@ pub async fn admin_request<T: serde::de::DeserializeOwned>(
     serde_json::from_slice(&reply).map_err(|error| {
         ServiceError::new(502, "bad_reply", format!("cannot read the reply: {error}"))
     })
-}
-
-fn uuid_like() -> String {
-    format!("smsctl-{}", std::process::id())
 }

@@ -119,12 +119,12 @@ fn print_partners(partners: &[PartnerView], as_json: bool) {
         return;
     }
     println!(
-        "{:<10} {:<36} {:<9} {:<25} NAME",
+        "{:<10} {:<36} {:<9} {:<30} NAME",
         "NUMBER", "UUID", "STATUS", "CREATED"
     );
     for partner in partners {
         println!(
-            "{:<10} {:<36} {:<9} {:<25} {}",
+            "{:<10} {:<36} {:<9} {:<30} {}",
             partner.partner_number,
             partner.partner_uuid,
             partner.status,

@@ -9,6 +9,7 @@ pub mod error;
 pub mod headers;
 pub mod nats;
 pub mod service;
+pub mod strict_json;
 pub mod subjects;
 pub mod telemetry;
 pub mod wire;

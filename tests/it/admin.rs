@@ -183,3 +183,88 @@ async fn admin_actions_and_logins_are_audited_without_secrets() {
     assert!(!dump.contains(token["refresh_token"].as_str().unwrap()));
     stack.stop().await;
 }
+
+#[tokio::test]
+async fn a_database_dump_after_logins_refreshes_and_revocations_holds_no_secret_or_token() {
+    let stack = Stack::start().await;
+    let partner = stack.create_partner("dumped").await;
+    let (_, first) = login(&stack.http, &partner).await;
+    let http = reqwest::Client::new();
+    let refreshed: serde_json::Value = http
+        .post(format!("{}/v1/auth/refresh", stack.http))
+        .form(&[("refresh_token", first["refresh_token"].as_str().unwrap())])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    http.post(format!("{}/v1/auth/revoke", stack.http))
+        .form(&[("token", refreshed["access_token"].as_str().unwrap())])
+        .send()
+        .await
+        .unwrap();
+    let registered: serde_json::Value = http
+        .post(format!("{}/auth/register", stack.http))
+        .json(&crate::harness::registration(&partner, |_| {}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let dump = tokio::process::Command::new("pg_dump")
+        .arg("--data-only")
+        .arg(&stack.database.url)
+        .output()
+        .await
+        .expect("pg_dump runs");
+    assert!(
+        dump.status.success(),
+        "{}",
+        String::from_utf8_lossy(&dump.stderr)
+    );
+    let dump = String::from_utf8_lossy(&dump.stdout);
+    assert!(
+        dump.contains(&partner.number.to_string()),
+        "the dump has the data"
+    );
+    let signatures = |token: &serde_json::Value| {
+        token
+            .as_str()
+            .unwrap()
+            .rsplit('.')
+            .next()
+            .unwrap()
+            .to_owned()
+    };
+    for (what, needle) in [
+        ("partner secret", partner.secret.clone()),
+        ("access token signature", signatures(&first["access_token"])),
+        (
+            "refreshed token signature",
+            signatures(&refreshed["access_token"]),
+        ),
+        (
+            "registered token signature",
+            signatures(&registered["token"]),
+        ),
+        (
+            "refresh token",
+            first["refresh_token"].as_str().unwrap().to_owned(),
+        ),
+        (
+            "second refresh token",
+            refreshed["refresh_token"].as_str().unwrap().to_owned(),
+        ),
+        ("card number", "4111111111111111".to_owned()),
+        ("pepper", stack.env["PARTNER_SECRET_PEPPER"].clone()),
+        (
+            "key encryption key",
+            stack.env["SIGNING_KEY_ENCRYPTION_KEY"].clone(),
+        ),
+    ] {
+        assert!(!dump.contains(&needle), "the dump contains the {what}");
+    }
+    stack.stop().await;
+}

@@ -52,8 +52,18 @@ async fn the_compiled_programs_serve_a_login_and_stop_cleanly_on_sigterm() {
     harness::wait_ready(&http).await;
     let client = async_nats::connect(&nats.url).await.unwrap();
     let partner = harness::create_partner(&client, "binaries").await;
-    let (status, token) = harness::login(&http, &partner).await;
-    assert_eq!(status, 200, "{token}");
+    let request_id = format!("it-trace-{}", uuid::Uuid::new_v4().simple());
+    let response = reqwest::Client::new()
+        .post(format!("{http}/v1/auth/token"))
+        .header("X-Request-Id", &request_id)
+        .basic_auth(partner.number, Some(&partner.secret))
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["x-request-id"], request_id.as_str());
+    let token: serde_json::Value = response.json().await.unwrap();
     let validated = reqwest::Client::new()
         .get(format!("{http}/validate/token"))
         .bearer_auth(token["access_token"].as_str().unwrap())
@@ -78,6 +88,13 @@ async fn the_compiled_programs_serve_a_login_and_stop_cleanly_on_sigterm() {
         jwt_log.contains("stopped"),
         "no clean stop in the log: {jwt_log}"
     );
+    for name in ["gateway", "auth", "jwt"] {
+        let log = std::fs::read_to_string(logs.join(format!("{name}.log"))).unwrap();
+        assert!(
+            log.contains(&request_id),
+            "the request id did not reach the {name} log"
+        );
+    }
     let all_logs: String = ["jwt", "auth", "gateway"]
         .iter()
         .map(|name| std::fs::read_to_string(logs.join(format!("{name}.log"))).unwrap())

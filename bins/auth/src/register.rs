@@ -47,7 +47,7 @@ pub fn parse(body: &[u8], today: Date) -> Result<Registration, Invalid> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Err(Invalid("request body is empty".into()));
     }
-    let value: Value = serde_json::from_slice(body)
+    let value = common::strict_json::parse(body)
         .map_err(|error| Invalid(format!("request body is not valid JSON: {error}")))?;
     let Value::Object(root) = value else {
         return Err(Invalid("request body must be a JSON object".into()));
@@ -134,6 +134,15 @@ mod tests {
             parse_value(&body).unwrap_err().0,
             "firstName must contain letters only"
         );
+    }
+
+    #[test]
+    fn a_repeated_key_is_refused() {
+        let body = br#"{"partnerCredential": {"partnerSecret": "a", "partnerSecret": "b"}}"#;
+        assert!(parse(body, date!(2026 - 12 - 03))
+            .unwrap_err()
+            .0
+            .contains("repeated"));
     }
 
     #[test]

@@ -24,11 +24,15 @@ lint:
 	cargo fmt --all -- --check
 	cargo clippy --all-targets -- -D warnings
 
-# Syntax only: the three keys get stand-in values when unset.
+# Syntax only: the keys and passwords get stand-in values when unset.
 compose-check:
 	@export SIGNING_KEY_ENCRYPTION_KEY=$${SIGNING_KEY_ENCRYPTION_KEY:-unset} \
 	        REFRESH_TOKEN_KEY=$${REFRESH_TOKEN_KEY:-unset} \
-	        PARTNER_SECRET_PEPPER=$${PARTNER_SECRET_PEPPER:-unset}; \
+	        PARTNER_SECRET_PEPPER=$${PARTNER_SECRET_PEPPER:-unset} \
+	        SMS_NATS_GATEWAY_PASSWORD=$${SMS_NATS_GATEWAY_PASSWORD:-unset} \
+	        SMS_NATS_AUTH_PASSWORD=$${SMS_NATS_AUTH_PASSWORD:-unset} \
+	        SMS_NATS_JWT_PASSWORD=$${SMS_NATS_JWT_PASSWORD:-unset} \
+	        SMS_NATS_ADMIN_PASSWORD=$${SMS_NATS_ADMIN_PASSWORD:-unset}; \
 	if command -v docker-compose >/dev/null 2>&1; then \
 	    docker-compose -f compose.yaml config -q && echo "compose.yaml: ok (docker-compose)"; \
 	elif docker compose version >/dev/null 2>&1; then \

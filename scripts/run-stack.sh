@@ -297,6 +297,11 @@ export NATS_URL="nats://127.0.0.1:$NATS_PORT"
 # ---------------------------------------------------------------------------
 # nats-server
 # ---------------------------------------------------------------------------
+set -a
+# shellcheck source=/dev/null
+source "$RUN_DIR/secrets.env"
+set +a
+
 start_watchdog
 say "starting nats-server on 127.0.0.1:$NATS_PORT (log: $RUN_DIR/nats.log)"
 setsid "$NATS_SERVER_BIN" -c nats/nats-server.conf -p "$NATS_PORT" -a 127.0.0.1 \
@@ -314,21 +319,36 @@ tcp_open 127.0.0.1 "$NATS_PORT" || die "nats-server does not accept connections 
 # ---------------------------------------------------------------------------
 # database and programs
 # ---------------------------------------------------------------------------
-set -a
-# shellcheck source=/dev/null
-source "$RUN_DIR/secrets.env"
-set +a
-
 "$SMSCTL" migrate || die "smsctl migrate failed (DATABASE_URL=$DATABASE_URL)"
 
-start_program jwt "$BIN/jwt"
-start_program auth "$BIN/auth"
-start_program gateway "$BIN/gateway"
+# Each program gets its own NATS user and only the keys it needs.
+ALL_SECRETS=(SIGNING_KEY_ENCRYPTION_KEY REFRESH_TOKEN_KEY PARTNER_SECRET_PEPPER
+    SMS_NATS_GATEWAY_PASSWORD SMS_NATS_AUTH_PASSWORD SMS_NATS_JWT_PASSWORD SMS_NATS_ADMIN_PASSWORD)
+program_env() {
+    local user="$1" keep=("${@:2}") unset_args=() variable password_variable
+    for variable in "${ALL_SECRETS[@]}"; do
+        [[ " ${keep[*]} " == *" $variable "* ]] || unset_args+=(-u "$variable")
+    done
+    password_variable="SMS_NATS_${user^^}_PASSWORD"
+    printf '%s\n' env "${unset_args[@]}" "NATS_USER=$user" "NATS_PASSWORD=${!password_variable}"
+}
+mapfile -t jwt_env < <(program_env jwt SIGNING_KEY_ENCRYPTION_KEY REFRESH_TOKEN_KEY)
+mapfile -t auth_env < <(program_env auth PARTNER_SECRET_PEPPER)
+mapfile -t gateway_env < <(program_env gateway)
+start_program jwt "${jwt_env[@]}" "$BIN/jwt"
+start_program auth "${auth_env[@]}" "$BIN/auth"
+start_program gateway "${gateway_env[@]}" "$BIN/gateway"
+# smsctl, here and from the repository, speaks as the admin user.
+export NATS_USER=admin NATS_PASSWORD="$SMS_NATS_ADMIN_PASSWORD"
 
-# Where smsctl (run from the repository) finds this stack.
+# Where smsctl (run from the repository) finds this stack; it holds the
+# admin user's password, so only we may read it.
+umask 077
 {
     echo "# Written by scripts/run-stack.sh while the stack runs; removed when it stops."
     echo "NATS_URL=$NATS_URL"
+    echo "NATS_USER=admin"
+    echo "NATS_PASSWORD=$SMS_NATS_ADMIN_PASSWORD"
     echo "DATABASE_URL=$DATABASE_URL"
 } >"$RUN_DIR/stack.env.tmp"
 mv "$RUN_DIR/stack.env.tmp" "$RUN_DIR/stack.env"

@@ -14,14 +14,16 @@ use crate::{
 };
 
 /// How a program reaches NATS: `NATS_URL`, `NATS_USER`/`NATS_PASSWORD`,
-/// `NATS_INBOX_PREFIX` (a private prefix per user, so no one else can read
-/// the replies).
+/// `NATS_INBOX_PREFIX` (default `_INBOX_<user>`: a private prefix per user,
+/// so no one else can read the replies), `NATS_TLS_CA_FILE` (trust this CA;
+/// also makes TLS required).
 #[derive(Clone)]
 pub struct NatsConfig {
     pub url: String,
     pub user: Option<String>,
     pub password: Option<SecretString>,
     pub inbox_prefix: String,
+    pub tls_ca_file: Option<String>,
 }
 
 impl NatsConfig {
@@ -37,11 +39,24 @@ impl NatsConfig {
             }
             (None, None) => "nats://127.0.0.1:4222".to_owned(),
         };
+        let user = source.get("NATS_USER");
+        let password = source.get("NATS_PASSWORD").map(SecretString::from);
+        if user.is_some() != password.is_some() {
+            return Err(ConfigError {
+                name: "NATS_USER".into(),
+                problem: "NATS_USER and NATS_PASSWORD go together: set both or neither".into(),
+            });
+        }
+        let default_prefix = match &user {
+            Some(user) => format!("_INBOX_{user}"),
+            None => "_INBOX".to_owned(),
+        };
         Ok(Self {
             url,
-            user: source.get("NATS_USER"),
-            password: source.get("NATS_PASSWORD").map(SecretString::from),
-            inbox_prefix: config::string(source, "NATS_INBOX_PREFIX", "_INBOX"),
+            inbox_prefix: config::string(source, "NATS_INBOX_PREFIX", &default_prefix),
+            user,
+            password,
+            tls_ca_file: source.get("NATS_TLS_CA_FILE"),
         })
     }
 
@@ -70,6 +85,12 @@ impl NatsConfig {
                 match event {
                     async_nats::Event::Connected => tracing::info!("nats connected"),
                     async_nats::Event::Disconnected => tracing::warn!("nats disconnected"),
+                    async_nats::Event::ServerError(error) if error.to_string().contains("Permissions Violation") => {
+                        tracing::error!(%error, "NATS refused an operation: check this program's NATS user");
+                        if let Ok(mut denials) = DENIALS.lock() {
+                            denials.push(error.to_string());
+                        }
+                    }
                     async_nats::Event::Draining | async_nats::Event::Closed => {
                         tracing::info!(event = %event, "nats connection closing")
                     }
@@ -79,12 +100,35 @@ impl NatsConfig {
         if let (Some(user), Some(password)) = (&self.user, &self.password) {
             options = options.user_and_password(user.clone(), password.expose_secret().to_owned());
         }
+        if let Some(ca_file) = &self.tls_ca_file {
+            options = options
+                .add_root_certificates(ca_file.into())
+                .require_tls(true);
+        }
         let client = options
             .connect(&self.url)
             .await
             .map_err(|error| anyhow::anyhow!("cannot connect to NATS at {}: {error}", self.url))?;
         Ok(client)
     }
+}
+
+/// Permission violations the server reported to this process's connections.
+static DENIALS: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+
+/// Subscription denials reported so far (the server reports them
+/// asynchronously, after the subscribe call has returned).
+pub fn subscription_denials() -> Vec<String> {
+    DENIALS
+        .lock()
+        .map(|denials| {
+            denials
+                .iter()
+                .filter(|denial| denial.contains("Subscription"))
+                .cloned()
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 /// Headers for a request that continues `request_id`'s trace.

@@ -103,8 +103,17 @@ pub async fn serve<H: Handler>(
         let name = endpoint.name;
         streams.push(stream.map(move |request| (name, request)).boxed());
     }
-    // Make sure the server has every subscription before we say we are up.
+    // Make sure the server has every subscription before we say we are up;
+    // a denied subscription is reported before the flush's PONG.
     client.flush().await?;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let denials = crate::nats::subscription_denials();
+    if !denials.is_empty() {
+        anyhow::bail!(
+            "NATS refused this service's subscriptions ({}): its NATS user lacks the permissions in nats/nats-server.conf",
+            denials.join("; ")
+        );
+    }
     tracing::info!(
         service = spec.name,
         version = spec.version,

@@ -43,14 +43,14 @@ async fn the_compiled_programs_serve_a_login_and_stop_cleanly_on_sigterm() {
             harness::spawn_guarded(
                 &path.display().to_string(),
                 &[],
-                &env,
+                &harness::program_env(&env, name),
                 Some(logs.join(format!("{name}.log"))),
             ),
         ));
     }
     let http = format!("http://127.0.0.1:{http_port}");
     harness::wait_ready(&http).await;
-    let client = async_nats::connect(&nats.url).await.unwrap();
+    let client = nats.connect("admin").await;
     let partner = harness::create_partner(&client, "binaries").await;
     let request_id = format!("it-trace-{}", uuid::Uuid::new_v4().simple());
     let response = reqwest::Client::new()
@@ -134,4 +134,27 @@ async fn a_program_with_a_bad_setting_exits_at_once_naming_it() {
         .unwrap();
     assert_eq!(output.status.code(), Some(64));
     assert!(String::from_utf8_lossy(&output.stderr).contains("PARTNER_SECRET_PEPPER"));
+}
+
+#[tokio::test]
+async fn a_service_whose_subscriptions_are_denied_fails_at_start_saying_so() {
+    let nats = start_nats().await;
+    let database = fresh_database().await;
+    let env = stack_env(&nats, &database, &Options::default());
+    // The jwt program with the gateway's NATS user: may not subscribe to sms.jwt.>.
+    let output = tokio::process::Command::new(binary("jwt"))
+        .env_clear()
+        .envs(harness::program_env(&env, "gateway"))
+        .output();
+    let output = tokio::time::timeout(Duration::from_secs(15), output)
+        .await
+        .expect("jwt exits instead of running without its subscriptions")
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("refused this service's subscriptions"),
+        "{stderr}"
+    );
+    database.drop_now().await;
 }

@@ -2,7 +2,7 @@
 //! against an already running stack (e.g. `docker compose up`) when
 //! `SMS_GATEWAY_URL` is set: `make test-compose`. The partner is then taken
 //! from `SMS_PARTNER_JSON` (as `smsctl partner create --json` prints it) or
-//! created over the admin subject on `NATS_URL`.
+//! created over the admin subject on `NATS_URL` as `NATS_USER` (admin).
 
 use std::sync::OnceLock;
 
@@ -41,11 +41,12 @@ pub fn target() -> &'static Target {
                 Err(_) => std::thread::spawn(|| {
                     let runtime = tokio::runtime::Runtime::new().expect("runtime");
                     runtime.block_on(async {
-                        let url = std::env::var("NATS_URL")
-                            .unwrap_or_else(|_| "nats://127.0.0.1:4222".into());
-                        let client = async_nats::connect(url)
+                        // NATS_URL, NATS_USER and NATS_PASSWORD of the stack's admin user.
+                        let client = common::nats::NatsConfig::from_source(&common::config::Env)
+                            .expect("NATS settings")
+                            .connect("external-tests")
                             .await
-                            .expect("NATS_URL for partner creation");
+                            .expect("NATS_URL (as the admin user) for partner creation");
                         harness::create_partner(&client, "external-tests").await
                     })
                 })

@@ -106,10 +106,39 @@ exit $status"#;
     }
 }
 
-/// A running `nats-server` with the project's configuration.
+/// The NATS users of `nats/nats-server.conf`.
+pub const NATS_USERS: [&str; 4] = ["gateway", "auth", "jwt", "admin"];
+
+/// The environment variable holding `user`'s NATS password.
+pub fn password_variable(user: &str) -> String {
+    format!("SMS_NATS_{}_PASSWORD", user.to_uppercase())
+}
+
+/// A running `nats-server` with the project's configuration and fresh passwords.
 pub struct Nats {
     pub url: String,
+    pub passwords: HashMap<String, String>,
     _process: Guarded,
+}
+
+impl Nats {
+    /// `NATS_URL`, `NATS_USER` and `NATS_PASSWORD` for `user`.
+    pub fn user_env(&self, user: &str) -> HashMap<String, String> {
+        HashMap::from([
+            ("NATS_URL".to_owned(), self.url.clone()),
+            ("NATS_USER".to_owned(), user.to_owned()),
+            ("NATS_PASSWORD".to_owned(), self.passwords[user].clone()),
+        ])
+    }
+
+    /// A connection as `user`, the way the programs connect.
+    pub async fn connect(&self, user: &str) -> async_nats::Client {
+        common::nats::NatsConfig::from_source(&self.user_env(user))
+            .expect("nats config")
+            .connect(&format!("test-{user}"))
+            .await
+            .expect("connect to test nats")
+    }
 }
 
 pub async fn start_nats() -> Nats {
@@ -124,7 +153,15 @@ pub async fn start_nats() -> Nats {
             "-p".to_owned(),
             port.to_string(),
         ];
-        let process = spawn_guarded(&nats_server_bin(), &args, &HashMap::new(), None);
+        let passwords: HashMap<String, String> = NATS_USERS
+            .iter()
+            .map(|user| (user.to_string(), uuid::Uuid::new_v4().simple().to_string()))
+            .collect();
+        let env = passwords
+            .iter()
+            .map(|(user, password)| (password_variable(user), password.clone()))
+            .collect();
+        let process = spawn_guarded(&nats_server_bin(), &args, &env, None);
         for _ in 0..100 {
             if tokio::net::TcpStream::connect(("127.0.0.1", port))
                 .await
@@ -132,6 +169,7 @@ pub async fn start_nats() -> Nats {
             {
                 return Nats {
                     url: format!("nats://127.0.0.1:{port}"),
+                    passwords,
                     _process: process,
                 };
             }
@@ -249,6 +287,10 @@ pub struct Options {
     pub leeway: &'static str,
     /// Reach Postgres through a proxy the test can cut (a database outage).
     pub database_proxy: bool,
+    /// Failed logins that lock a partner number; high by default, since
+    /// tests share partners and fail logins on purpose.
+    pub login_max_failures: &'static str,
+    pub login_failure_window: &'static str,
 }
 
 impl Default for Options {
@@ -259,6 +301,8 @@ impl Default for Options {
             refresh_ttl: "86400",
             leeway: "2",
             database_proxy: false,
+            login_max_failures: "1000",
+            login_failure_window: "300",
         }
     }
 }
@@ -276,7 +320,10 @@ pub struct Stack {
     pub nats: Nats,
     pub database: Database,
     pub env: HashMap<String, String>,
+    /// Connected as the gateway user (public subjects, `$SRV`).
     pub client: async_nats::Client,
+    /// Connected as the admin user (`sms.admin.>`).
+    pub admin_client: async_nats::Client,
     pub http: String,
     pub admin: String,
     tasks: Vec<Running>,
@@ -293,7 +340,7 @@ struct Running {
 
 /// The environment every program of a stack gets.
 pub fn stack_env(nats: &Nats, database: &Database, options: &Options) -> HashMap<String, String> {
-    HashMap::from([
+    let mut env = HashMap::from([
         ("NATS_URL".to_owned(), nats.url.clone()),
         ("DATABASE_URL".to_owned(), database.url.clone()),
         ("DATABASE_MAX_CONNECTIONS".to_owned(), "8".to_owned()),
@@ -308,10 +355,33 @@ pub fn stack_env(nats: &Nats, database: &Database, options: &Options) -> HashMap
         ("REFRESH_TTL".to_owned(), options.refresh_ttl.to_owned()),
         ("TOKEN_LEEWAY".to_owned(), options.leeway.to_owned()),
         ("REQUEST_TIMEOUT".to_owned(), "5".to_owned()),
+        (
+            "LOGIN_MAX_FAILURES".to_owned(),
+            options.login_max_failures.to_owned(),
+        ),
+        (
+            "LOGIN_FAILURE_WINDOW".to_owned(),
+            options.login_failure_window.to_owned(),
+        ),
         ("SHUTDOWN_GRACE".to_owned(), "5".to_owned()),
         ("HTTP_ADDR".to_owned(), "127.0.0.1:0".to_owned()),
         ("ADMIN_ADDR".to_owned(), "127.0.0.1:0".to_owned()),
-    ])
+    ]);
+    for (user, password) in &nats.passwords {
+        env.insert(password_variable(user), password.clone());
+    }
+    env
+}
+
+/// The stack's environment as `user` sees it: its own NATS credentials.
+pub fn program_env(env: &HashMap<String, String>, user: &str) -> HashMap<String, String> {
+    let mut env = env.clone();
+    env.insert("NATS_USER".to_owned(), user.to_owned());
+    env.insert(
+        "NATS_PASSWORD".to_owned(),
+        env[&password_variable(user)].clone(),
+    );
+    env
 }
 
 impl Stack {
@@ -320,6 +390,8 @@ impl Stack {
     }
 
     pub async fn start_with(options: Options) -> Self {
+        // Service logs go to the test's captured output, shown when it fails.
+        common::telemetry::init(common::telemetry::LogFormat::Text);
         let nats = start_nats().await;
         let database = fresh_database().await;
         let mut env = stack_env(&nats, &database, &options);
@@ -342,14 +414,14 @@ impl Stack {
     }
 
     async fn on(nats: Nats, database: Database, env: HashMap<String, String>) -> Self {
-        let client = async_nats::connect(&nats.url)
-            .await
-            .expect("connect to test nats");
+        let client = nats.connect("gateway").await;
+        let admin_client = nats.connect("admin").await;
         Self {
             nats,
             database,
             env,
             client,
+            admin_client,
             http: String::new(),
             admin: String::new(),
             tasks: Vec::new(),
@@ -389,37 +461,38 @@ impl Stack {
     }
 
     pub async fn start_jwt(&mut self) {
-        let config = jwt::JwtConfig::from_source(&self.env).expect("jwt config");
+        let config =
+            jwt::JwtConfig::from_source(&program_env(&self.env, "jwt")).expect("jwt config");
         let pool = PgPoolOptions::new()
             .max_connections(config.database_max_connections)
             .acquire_timeout(Duration::from_secs(3))
             .connect(&self.env["DATABASE_URL"])
             .await
             .expect("jwt pool");
-        let client = async_nats::connect(&self.nats.url).await.expect("jwt nats");
+        let client = self.nats.connect("jwt").await;
         self.launch("jwt", move |shutdown| {
             jwt::run(config, pool, client, shutdown)
         });
     }
 
     pub async fn start_auth(&mut self) {
-        let config = auth::AuthConfig::from_source(&self.env).expect("auth config");
+        let config =
+            auth::AuthConfig::from_source(&program_env(&self.env, "auth")).expect("auth config");
         let pool = PgPoolOptions::new()
             .max_connections(config.database_max_connections)
             .acquire_timeout(Duration::from_secs(3))
             .connect(&self.env["DATABASE_URL"])
             .await
             .expect("auth pool");
-        let client = async_nats::connect(&self.nats.url)
-            .await
-            .expect("auth nats");
+        let client = self.nats.connect("auth").await;
         self.launch("auth", move |shutdown| {
             auth::run(config, pool, client, shutdown)
         });
     }
 
     pub async fn start_gateway(&mut self) {
-        let config = gateway::GatewayConfig::from_source(&self.env).expect("gateway config");
+        let config = gateway::GatewayConfig::from_source(&program_env(&self.env, "gateway"))
+            .expect("gateway config");
         let public = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");
@@ -428,9 +501,7 @@ impl Stack {
             .expect("bind");
         self.http = format!("http://{}", public.local_addr().expect("addr"));
         self.admin = format!("http://{}", operator.local_addr().expect("addr"));
-        let client = async_nats::connect(&self.nats.url)
-            .await
-            .expect("gateway nats");
+        let client = self.nats.connect("gateway").await;
         self.launch("gateway", move |shutdown| {
             gateway::serve(config, client, public, operator, shutdown)
         });
@@ -454,12 +525,19 @@ impl Stack {
     }
 
     pub async fn create_partner(&self, name: &str) -> Partner {
-        create_partner(&self.client, name).await
+        create_partner(&self.admin_client, name).await
     }
 
     /// A NATS request; the reply body or the ADR-32 error.
+    /// A NATS request as the user allowed to make it: admin for
+    /// `sms.admin.>`, the gateway for the rest.
     pub async fn request(&self, subject: &str, body: Value) -> Result<Value, common::ServiceError> {
-        nats_request(&self.client, subject, body).await
+        let client = if subject.starts_with("sms.admin.") {
+            &self.admin_client
+        } else {
+            &self.client
+        };
+        nats_request(client, subject, body).await
     }
 
     pub fn pool(&self) -> &PgPool {

@@ -83,8 +83,25 @@ async fn two_concurrent_refreshes_with_one_token_give_one_success_and_one_invali
     let mut statuses = [a.0, b.0];
     statuses.sort();
     assert_eq!(statuses, [200, 400], "{a:?} {b:?}");
-    let refused = if a.0 == 400 { &a.1 } else { &b.1 };
+    let (refused, winner) = if a.0 == 400 {
+        (&a.1, &b.1)
+    } else {
+        (&b.1, &a.1)
+    };
     assert_eq!(refused["error"], "invalid_grant");
+    // A duplicate moments after the first use is refused alone: the winner's
+    // tokens live on.
+    assert!(
+        active(&stack, &winner["access_token"]).await,
+        "the winner's token was revoked"
+    );
+    let (status, next) = post_form(
+        &stack,
+        "/v1/auth/refresh",
+        &[("refresh_token", winner["refresh_token"].as_str().unwrap())],
+    )
+    .await;
+    assert_eq!(status, 200, "{next}");
     stack.stop().await;
 }
 
@@ -385,5 +402,65 @@ async fn a_tampered_token_fails_the_independent_check_too() {
     assert!(verify_with_jwks_only(&stack, &pieces.join("."))
         .await
         .is_err());
+    stack.stop().await;
+}
+
+#[tokio::test]
+async fn two_clients_of_one_partner_share_the_access_token_but_refresh_independently() {
+    let stack = Stack::start().await;
+    let partner = stack.create_partner("two-clients").await;
+    let (_, a) = login(&stack.http, &partner).await;
+    let (_, b) = login(&stack.http, &partner).await;
+    assert_eq!(
+        a["access_token"], b["access_token"],
+        "the existing-token rule"
+    );
+    assert_ne!(
+        a["refresh_token"], b["refresh_token"],
+        "each login its own refresh token"
+    );
+    let (status, a2) = post_form(
+        &stack,
+        "/v1/auth/refresh",
+        &[("refresh_token", a["refresh_token"].as_str().unwrap())],
+    )
+    .await;
+    assert_eq!(status, 200, "{a2}");
+    let (status, b2) = post_form(
+        &stack,
+        "/v1/auth/refresh",
+        &[("refresh_token", b["refresh_token"].as_str().unwrap())],
+    )
+    .await;
+    assert_eq!(status, 200, "B's refresh is not a replay of A's: {b2}");
+    assert!(active(&stack, &a2["access_token"]).await);
+    assert!(active(&stack, &b2["access_token"]).await);
+    stack.stop().await;
+}
+
+#[tokio::test]
+async fn a_spent_refresh_token_used_again_after_the_grace_revokes_the_login() {
+    let stack = Stack::start().await;
+    let partner = stack.create_partner("late-replay").await;
+    let (_, first) = login(&stack.http, &partner).await;
+    let r0 = first["refresh_token"].as_str().unwrap().to_owned();
+    let (_, second) = post_form(&stack, "/v1/auth/refresh", &[("refresh_token", &r0)]).await;
+    tokio::time::sleep(std::time::Duration::from_millis(2300)).await;
+    let (status, replay) = post_form(&stack, "/v1/auth/refresh", &[("refresh_token", &r0)]).await;
+    assert_eq!(
+        (status, replay["error"].as_str()),
+        (400, Some("invalid_grant"))
+    );
+    assert!(
+        !active(&stack, &second["access_token"]).await,
+        "the login is revoked"
+    );
+    let (status, _) = post_form(
+        &stack,
+        "/v1/auth/refresh",
+        &[("refresh_token", second["refresh_token"].as_str().unwrap())],
+    )
+    .await;
+    assert_eq!(status, 400);
     stack.stop().await;
 }

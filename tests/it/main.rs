@@ -4,8 +4,10 @@ mod harness;
 
 mod admin;
 mod binaries;
+mod brute_force;
 mod discovery;
 mod external;
 mod issuing;
 mod lifecycle;
+mod permissions;
 mod validation;

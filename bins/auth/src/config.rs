@@ -20,6 +20,8 @@ pub struct AuthConfig {
     pub request_timeout: Duration,
     pub log_format: LogFormat,
     pub shutdown_grace: Duration,
+    /// Failed logins for one partner within `LOGIN_FAILURE_WINDOW` that lock it (429).
+    pub lockout: crate::lockout::Policy,
 }
 
 impl AuthConfig {
@@ -46,16 +48,23 @@ impl AuthConfig {
             request_timeout: config::duration(source, "REQUEST_TIMEOUT", Duration::from_secs(5))?,
             log_format: config::parsed(source, "LOG_FORMAT", LogFormat::Text)?,
             shutdown_grace: config::duration(source, "SHUTDOWN_GRACE", Duration::from_secs(10))?,
+            lockout: crate::lockout::Policy {
+                max_failures: config::parsed(source, "LOGIN_MAX_FAILURES", 5)?,
+                window: config::duration(source, "LOGIN_FAILURE_WINDOW", Duration::from_secs(300))?,
+            },
         })
     }
 
     /// The effective settings, secrets masked, for the start-up log line.
     pub fn describe(&self) -> String {
         format!(
-            "{} DATABASE_URL={} PARTNER_SECRET_PEPPER=**** REQUEST_TIMEOUT={}ms LOG_FORMAT={:?}",
+            "{} DATABASE_URL={} PARTNER_SECRET_PEPPER=**** REQUEST_TIMEOUT={}ms LOGIN_MAX_FAILURES={} \
+             LOGIN_FAILURE_WINDOW={}s LOG_FORMAT={:?}",
             self.nats.describe(),
             config::mask_url(self.database_url.expose_secret()),
             self.request_timeout.as_millis(),
+            self.lockout.max_failures,
+            self.lockout.window.as_secs(),
             self.log_format,
         )
     }

@@ -16,7 +16,9 @@ use common::{
     ServiceError,
 };
 
-use crate::{admin, config::AuthConfig, credentials, error::AuthError, partner_store, register};
+use crate::{
+    admin, config::AuthConfig, credentials, error::AuthError, lockout, partner_store, register,
+};
 
 /// The service as registered with the NATS Service API.
 pub fn spec() -> ServiceSpec {
@@ -113,6 +115,24 @@ impl AuthHandler {
         secret: &PartnerSecret,
         request: &Incoming,
     ) -> Result<(), AuthError> {
+        let number =
+            i32::try_from(partner_number.get()).map_err(|_| AuthError::InvalidCredentials)?;
+        let audit = |outcome: &'static str, reason: &'static str| {
+            partner_store::audit(
+                &self.pool,
+                "partner",
+                "login",
+                outcome,
+                Some(number),
+                &request.request_id,
+                json!({"route": route, "reason": reason}),
+            )
+        };
+        // Before any hashing: a locked number costs one query.
+        if let Some(wait) = lockout::locked_for(&self.pool, self.config.lockout, number).await? {
+            audit("refused", "locked_out").await;
+            return Err(AuthError::LockedOut(wait));
+        }
         let outcome = credentials::check(
             &self.pool,
             &self.config.partner_secret_pepper,
@@ -121,21 +141,17 @@ impl AuthHandler {
             secret,
         )
         .await;
-        let (result, level) = match &outcome {
-            Ok(()) => ("success", "ok"),
-            Err(AuthError::InvalidCredentials) => ("failure", "invalid_credentials"),
-            Err(_) => return outcome,
-        };
-        partner_store::audit(
-            &self.pool,
-            "partner",
-            "login",
-            result,
-            i32::try_from(partner_number.get()).ok(),
-            &request.request_id,
-            json!({"route": route, "reason": level}),
-        )
-        .await;
+        match &outcome {
+            Ok(()) => {
+                lockout::clear(&self.pool, number).await?;
+                audit("success", "ok").await;
+            }
+            Err(AuthError::InvalidCredentials) => {
+                lockout::record_failure(&self.pool, self.config.lockout, number).await?;
+                audit("failure", "invalid_credentials").await;
+            }
+            Err(_) => {}
+        }
         outcome
     }
 

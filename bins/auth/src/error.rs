@@ -9,6 +9,9 @@ pub enum AuthError {
     /// Unknown number, wrong UUID or secret, disabled partner: one answer for all.
     #[error("invalid partner credentials")]
     InvalidCredentials,
+    /// Too many failed logins for this partner number; retry after this many seconds.
+    #[error("locked out for {0} s")]
+    LockedOut(u64),
     #[error("not found: {0}")]
     NotFound(String),
     #[error("conflict: {0}")]
@@ -46,6 +49,12 @@ impl From<AuthError> for ServiceError {
         match error {
             AuthError::InvalidRequest(message) => ServiceError::bad_request(message),
             AuthError::InvalidCredentials => ServiceError::invalid_client(),
+            AuthError::LockedOut(seconds) => ServiceError::new(
+                429,
+                common::error::code::TOO_MANY_REQUESTS,
+                "too many failed logins for this partner; try again later",
+            )
+            .with_retry_after(seconds),
             AuthError::NotFound(message) => ServiceError::not_found(message),
             AuthError::Conflict(message) => ServiceError::conflict(message),
             AuthError::Downstream(error) => error,

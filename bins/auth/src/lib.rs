@@ -7,6 +7,7 @@ pub mod config;
 pub mod credentials;
 pub mod endpoints;
 pub mod error;
+pub mod lockout;
 pub mod partner_store;
 pub mod register;
 pub mod secrets;

@@ -17,6 +17,9 @@ pub struct JwtConfig {
     pub database_max_connections: u32,
     pub token_ttl: Duration,
     pub refresh_ttl: Duration,
+    /// A refresh token used again within this time, while its successor is
+    /// unused, is a duplicate (refused alone), not a replay (login revoked).
+    pub refresh_reuse_grace: Duration,
     pub token_min_remaining: Duration,
     pub leeway: Duration,
     pub issuer: String,
@@ -91,6 +94,11 @@ impl JwtConfig {
             database_max_connections: config::parsed(source, "DATABASE_MAX_CONNECTIONS", 10)?,
             token_ttl,
             refresh_ttl,
+            refresh_reuse_grace: config::duration(
+                source,
+                "REFRESH_REUSE_GRACE",
+                Duration::from_secs(2),
+            )?,
             token_min_remaining: config::duration(
                 source,
                 "TOKEN_MIN_REMAINING",
@@ -113,12 +121,13 @@ impl JwtConfig {
     /// The effective settings, secrets masked, for the start-up log line.
     pub fn describe(&self) -> String {
         format!(
-            "{} DATABASE_URL={} TOKEN_TTL={}s REFRESH_TTL={}s TOKEN_MIN_REMAINING={}s TOKEN_LEEWAY={}s \
+            "{} DATABASE_URL={} TOKEN_TTL={}s REFRESH_TTL={}s REFRESH_REUSE_GRACE={}ms TOKEN_MIN_REMAINING={}s TOKEN_LEEWAY={}s \
              TOKEN_ISSUER={} TOKEN_AUDIENCE={} SIGNING_KEY_ENCRYPTION_KEY=**** REFRESH_TOKEN_KEY=**** LOG_FORMAT={:?}",
             self.nats.describe(),
             config::mask_url(self.database_url.expose_secret()),
             self.token_ttl.as_secs(),
             self.refresh_ttl.as_secs(),
+            self.refresh_reuse_grace.as_millis(),
             self.token_min_remaining.as_secs(),
             self.leeway.as_secs(),
             self.issuer,

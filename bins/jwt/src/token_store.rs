@@ -14,8 +14,6 @@ pub struct TokenRecord {
     pub kid: String,
     pub issued_at: OffsetDateTime,
     pub expires_at: OffsetDateTime,
-    pub refresh_id: Uuid,
-    pub refresh_used_at: Option<OffsetDateTime>,
     pub revoked_at: Option<OffsetDateTime>,
     pub created_at: OffsetDateTime,
     pub family_expires_at: OffsetDateTime,
@@ -36,7 +34,7 @@ impl TokenRecord {
 
 const SELECT_RECORD: &str = "
     select t.jti, t.family_id, t.partner_number, t.kid, t.issued_at, t.expires_at,
-           t.refresh_id, t.refresh_used_at, t.revoked_at, t.created_at,
+           t.revoked_at, t.created_at,
            f.absolute_expires_at as family_expires_at, f.revoked_at as family_revoked_at,
            p.status = 'active' as partner_active, p.tokens_valid_after
     from access_tokens t
@@ -88,17 +86,94 @@ pub async fn find_by_jti(
         .await
 }
 
-/// A token record by its refresh id, locked for update.
-pub async fn lock_by_refresh_id(
+/// A refresh token with what is needed to judge it.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct RefreshRecord {
+    pub id: Uuid,
+    pub family_id: Uuid,
+    pub partner_number: i32,
+    pub used_at: Option<OffsetDateTime>,
+    /// When the refresh token that replaced this one was used, if it was.
+    pub successor_used_at: Option<OffsetDateTime>,
+    pub created_at: OffsetDateTime,
+    pub family_expires_at: OffsetDateTime,
+    pub family_revoked_at: Option<OffsetDateTime>,
+    pub partner_active: bool,
+    pub tokens_valid_after: OffsetDateTime,
+}
+
+impl RefreshRecord {
+    /// Neither its login nor its partner revoked, and the login not over.
+    pub fn is_standing(&self, at: OffsetDateTime) -> bool {
+        self.family_revoked_at.is_none()
+            && self.family_expires_at > at
+            && self.partner_active
+            && self.created_at > self.tokens_valid_after
+    }
+}
+
+/// A refresh token by its id, locked for update (concurrent uses queue here).
+pub async fn lock_refresh(
     connection: &mut PgConnection,
-    refresh_id: Uuid,
-) -> sqlx::Result<Option<TokenRecord>> {
-    sqlx::query_as(&format!(
-        "{SELECT_RECORD} where t.refresh_id = $1 for update of t"
-    ))
-    .bind(refresh_id)
+    id: Uuid,
+) -> sqlx::Result<Option<RefreshRecord>> {
+    sqlx::query_as(
+        "select r.id, r.family_id, f.partner_number, r.used_at, s.used_at as successor_used_at, r.created_at,
+                f.absolute_expires_at as family_expires_at, f.revoked_at as family_revoked_at,
+                p.status = 'active' as partner_active, p.tokens_valid_after
+         from refresh_tokens r
+         join token_families f on f.id = r.family_id
+         join partners p on p.partner_number = f.partner_number
+         left join refresh_tokens s on s.id = r.replaced_by
+         where r.id = $1
+         for update of r",
+    )
+    .bind(id)
     .fetch_optional(connection)
     .await
+}
+
+/// A new refresh token in `family_id`, issued with the access token `access_jti`.
+pub async fn insert_refresh(
+    connection: &mut PgConnection,
+    family_id: Uuid,
+    access_jti: Uuid,
+) -> sqlx::Result<Uuid> {
+    let id = Uuid::new_v4();
+    sqlx::query("insert into refresh_tokens (id, family_id, access_jti) values ($1, $2, $3)")
+        .bind(id)
+        .bind(family_id)
+        .bind(access_jti)
+        .execute(connection)
+        .await?;
+    Ok(id)
+}
+
+/// Spends a refresh token, recording the one that replaced it.
+pub async fn spend_refresh(
+    connection: &mut PgConnection,
+    id: Uuid,
+    replaced_by: Uuid,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "update refresh_tokens set used_at = clock_timestamp(), replaced_by = $2, updated_at = now() where id = $1",
+    )
+    .bind(id)
+    .bind(replaced_by)
+    .execute(connection)
+    .await?;
+    Ok(())
+}
+
+/// The absolute end of a login.
+pub async fn family_expires_at(
+    connection: &mut PgConnection,
+    family_id: Uuid,
+) -> sqlx::Result<OffsetDateTime> {
+    sqlx::query_scalar("select absolute_expires_at from token_families where id = $1")
+        .bind(family_id)
+        .fetch_one(connection)
+        .await
 }
 
 /// A new login: a token family that ends at `absolute_expires_at`.
@@ -127,14 +202,13 @@ pub struct NewToken {
     pub kid: String,
     pub issued_at: OffsetDateTime,
     pub expires_at: OffsetDateTime,
-    pub refresh_id: Uuid,
 }
 
 /// Records a new access token and makes it the partner's current one.
 pub async fn insert_current(connection: &mut PgConnection, token: &NewToken) -> sqlx::Result<()> {
     sqlx::query(
-        "insert into access_tokens (jti, family_id, partner_number, kid, issued_at, expires_at, refresh_id)
-         values ($1, $2, $3, $4, $5, $6, $7)",
+        "insert into access_tokens (jti, family_id, partner_number, kid, issued_at, expires_at)
+         values ($1, $2, $3, $4, $5, $6)",
     )
     .bind(token.jti)
     .bind(token.family_id)
@@ -142,7 +216,6 @@ pub async fn insert_current(connection: &mut PgConnection, token: &NewToken) -> 
     .bind(&token.kid)
     .bind(token.issued_at)
     .bind(token.expires_at)
-    .bind(token.refresh_id)
     .execute(&mut *connection)
     .await?;
     sqlx::query("update current_tokens set jti = $2, updated_at = now() where partner_number = $1")
@@ -153,16 +226,7 @@ pub async fn insert_current(connection: &mut PgConnection, token: &NewToken) -> 
     Ok(())
 }
 
-/// Spends a refresh token.
-pub async fn mark_refresh_used(connection: &mut PgConnection, jti: Uuid) -> sqlx::Result<()> {
-    sqlx::query("update access_tokens set refresh_used_at = clock_timestamp(), updated_at = now() where jti = $1")
-        .bind(jti)
-        .execute(connection)
-        .await?;
-    Ok(())
-}
-
-/// Revokes one access token (and so its refresh token).
+/// Revokes one access token (RFC 7009 lets its refresh tokens live on).
 pub async fn revoke_token(connection: &mut PgConnection, jti: Uuid) -> sqlx::Result<()> {
     sqlx::query(
         "update access_tokens set revoked_at = coalesce(revoked_at, clock_timestamp()), updated_at = now()
@@ -174,7 +238,8 @@ pub async fn revoke_token(connection: &mut PgConnection, jti: Uuid) -> sqlx::Res
     Ok(())
 }
 
-/// Revokes a whole family: every token descended from one login.
+/// Revokes a whole login: its refresh tokens, the access tokens it minted,
+/// and the access tokens it was handed (the partner's current one).
 pub async fn revoke_family(
     connection: &mut PgConnection,
     family_id: Uuid,
@@ -187,6 +252,13 @@ pub async fn revoke_family(
     )
     .bind(family_id)
     .bind(reason)
+    .execute(&mut *connection)
+    .await?;
+    sqlx::query(
+        "update access_tokens set revoked_at = coalesce(revoked_at, clock_timestamp()), updated_at = now()
+         where family_id = $1 or jti in (select access_jti from refresh_tokens where family_id = $1)",
+    )
+    .bind(family_id)
     .execute(connection)
     .await?;
     Ok(())

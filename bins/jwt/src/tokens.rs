@@ -35,6 +35,10 @@ fn now() -> OffsetDateTime {
     now.replace_nanosecond(0).unwrap_or(now)
 }
 
+fn seconds_f(duration: Duration) -> time::Duration {
+    time::Duration::try_from(duration).unwrap_or(time::Duration::MAX)
+}
+
 fn seconds(duration: Duration) -> time::Duration {
     time::Duration::seconds(i64::try_from(duration.as_secs()).unwrap_or(i64::MAX / 2))
 }
@@ -67,23 +71,23 @@ impl Tokens {
         sign_claims(&self.claims_of(record), &key)
     }
 
+    /// The token response for an access token and the login's refresh token.
     async fn response(
         &self,
-        record: &TokenRecord,
+        access: &TokenRecord,
+        refresh: &Uuid,
+        login_ends: OffsetDateTime,
         at: OffsetDateTime,
     ) -> Result<TokenResponse, JwtError> {
         let remaining =
             |until: OffsetDateTime| u64::try_from((until - at).whole_seconds()).unwrap_or(0);
         Ok(TokenResponse {
-            access_token: self.sign(record).await?,
+            access_token: self.sign(access).await?,
             token_type: "Bearer".to_owned(),
-            expires_in: remaining(record.expires_at),
-            refresh_token: refresh_tokens::encode(
-                &self.config.refresh_token_key,
-                &record.refresh_id,
-            ),
-            refresh_expires_in: remaining(record.family_expires_at),
-            expires_at: record
+            expires_in: remaining(access.expires_at),
+            refresh_token: refresh_tokens::encode(&self.config.refresh_token_key, refresh),
+            refresh_expires_in: remaining(login_ends),
+            expires_at: access
                 .expires_at
                 .format(&Rfc3339)
                 .map_err(|error| JwtError::Internal(error.to_string()))?,
@@ -91,7 +95,9 @@ impl Tokens {
     }
 
     /// The partner's token: the current one while it stands and has more
-    /// than `TOKEN_MIN_REMAINING` left, otherwise a new one from a new login.
+    /// than `TOKEN_MIN_REMAINING` left, otherwise a new one. Every call is a
+    /// new login with a refresh token of its own, so two clients of one
+    /// partner never share a refresh token.
     pub async fn issue(
         &self,
         partner_number: u32,
@@ -105,33 +111,36 @@ impl Tokens {
         }
         let current = token_store::lock_current(&mut transaction, partner).await?;
         let at = now();
-        if let Some(record) = current.filter(|record| {
+        let login_ends = at + seconds(self.config.refresh_ttl);
+        let family_id = token_store::insert_family(&mut transaction, partner, login_ends).await?;
+        let reusable = current.filter(|record| {
             record.is_standing()
                 && record.expires_at > at + seconds(self.config.token_min_remaining)
-        }) {
-            transaction.commit().await?;
-            tracing::info!(partner_number, jti = %record.jti, "returned the current token");
-            return self.response(&record, at).await;
-        }
-        let family_id = token_store::insert_family(
-            &mut transaction,
-            partner,
-            at + seconds(self.config.refresh_ttl),
-        )
-        .await?;
-        let record = self.mint(&mut transaction, partner, family_id, at).await?;
+        });
+        let (access, minted) = match reusable {
+            Some(record) => (record, false),
+            None => (
+                self.mint(&mut transaction, partner, family_id, at).await?,
+                true,
+            ),
+        };
+        let refresh = token_store::insert_refresh(&mut transaction, family_id, access.jti).await?;
         transaction.commit().await?;
-        tracing::info!(partner_number, jti = %record.jti, "issued a new token");
-        token_store::audit(
-            &self.pool,
-            "token.issue",
-            "issued",
-            Some(partner),
-            request_id,
-            json!({"jti": record.jti}),
-        )
-        .await;
-        self.response(&record, at).await
+        if minted {
+            tracing::info!(partner_number, jti = %access.jti, "issued a new token");
+            token_store::audit(
+                &self.pool,
+                "token.issue",
+                "issued",
+                Some(partner),
+                request_id,
+                json!({"jti": access.jti, "login": family_id}),
+            )
+            .await;
+        } else {
+            tracing::info!(partner_number, jti = %access.jti, "returned the current token");
+        }
+        self.response(&access, &refresh, login_ends, at).await
     }
 
     /// Records a new token in `family_id`, signed by the active key, as current.
@@ -143,20 +152,14 @@ impl Tokens {
         at: OffsetDateTime,
     ) -> Result<TokenRecord, JwtError> {
         let key = self.keys.active(&mut *connection).await?;
-        let family_expires_at: OffsetDateTime =
-            sqlx::query_scalar("select absolute_expires_at from token_families where id = $1")
-                .bind(family_id)
-                .fetch_one(&mut *connection)
-                .await?;
-        let expires_at = (at + seconds(self.config.token_ttl)).min(family_expires_at);
+        let login_ends = token_store::family_expires_at(connection, family_id).await?;
         let new = NewToken {
             jti: Uuid::new_v4(),
             family_id,
             partner_number: partner,
             kid: key.kid.clone(),
             issued_at: at,
-            expires_at,
-            refresh_id: Uuid::new_v4(),
+            expires_at: (at + seconds(self.config.token_ttl)).min(login_ends),
         };
         token_store::insert_current(connection, &new).await?;
         token_store::find_by_jti(connection, new.jti)
@@ -239,28 +242,32 @@ impl Tokens {
     }
 
     /// Trades a refresh token for a new access and refresh token in the same
-    /// family. A spent refresh token revokes the whole family.
+    /// login. A spent refresh token revokes the whole login, unless it is a
+    /// duplicate of a use moments ago whose successor is still unused (two
+    /// concurrent requests, a client's retry): that one is refused alone.
     pub async fn refresh(
         &self,
         refresh_token: &str,
         request_id: &str,
     ) -> Result<TokenResponse, JwtError> {
-        let Some(refresh_id) =
-            refresh_tokens::decode(&self.config.refresh_token_key, refresh_token)
-        else {
+        let Some(id) = refresh_tokens::decode(&self.config.refresh_token_key, refresh_token) else {
             return Err(JwtError::InvalidGrant("refresh token is invalid"));
         };
         let mut transaction = self.pool.begin().await?;
-        let Some(record) = token_store::lock_by_refresh_id(&mut transaction, refresh_id).await?
-        else {
+        let Some(record) = token_store::lock_refresh(&mut transaction, id).await? else {
             return Err(JwtError::InvalidGrant("refresh token is invalid"));
         };
         let at = now();
-        if record.refresh_used_at.is_some() {
+        if let Some(used_at) = record.used_at {
+            let duplicate = record.successor_used_at.is_none()
+                && OffsetDateTime::now_utc() - used_at < seconds_f(self.config.refresh_reuse_grace);
+            if duplicate {
+                return Err(JwtError::InvalidGrant("refresh token was already used"));
+            }
             token_store::revoke_family(&mut transaction, record.family_id, "refresh token reused")
                 .await?;
             transaction.commit().await?;
-            tracing::warn!(partner_number = record.partner_number, family = %record.family_id,
+            tracing::warn!(partner_number = record.partner_number, login = %record.family_id,
                 "refresh token reused: login revoked");
             token_store::audit(
                 &self.pool,
@@ -268,18 +275,17 @@ impl Tokens {
                 "reuse_detected",
                 Some(record.partner_number),
                 request_id,
-                json!({"family": record.family_id}),
+                json!({"login": record.family_id}),
             )
             .await;
             return Err(JwtError::InvalidGrant("refresh token was already used"));
         }
-        if !record.is_standing() || record.family_expires_at <= at {
+        if !record.is_standing(at) {
             return Err(JwtError::InvalidGrant(
                 "refresh token is expired or revoked",
             ));
         }
         token_store::lock_current(&mut transaction, record.partner_number).await?;
-        token_store::mark_refresh_used(&mut transaction, record.jti).await?;
         let fresh = self
             .mint(
                 &mut transaction,
@@ -288,6 +294,9 @@ impl Tokens {
                 at,
             )
             .await?;
+        let successor =
+            token_store::insert_refresh(&mut transaction, record.family_id, fresh.jti).await?;
+        token_store::spend_refresh(&mut transaction, id, successor).await?;
         transaction.commit().await?;
         token_store::audit(
             &self.pool,
@@ -295,20 +304,19 @@ impl Tokens {
             "refreshed",
             Some(record.partner_number),
             request_id,
-            json!({"from": record.jti, "to": fresh.jti}),
+            json!({"login": record.family_id, "jti": fresh.jti}),
         )
         .await;
-        self.response(&fresh, at).await
+        self.response(&fresh, &successor, record.family_expires_at, at)
+            .await
     }
 
     /// Revokes an access token or a refresh token (RFC 7009: unknown tokens
     /// are not an error). A refresh token revokes its whole login.
     pub async fn revoke(&self, token: &str, request_id: &str) -> Result<(), JwtError> {
         let mut transaction = self.pool.begin().await?;
-        if let Some(refresh_id) = refresh_tokens::decode(&self.config.refresh_token_key, token) {
-            if let Some(record) =
-                token_store::lock_by_refresh_id(&mut transaction, refresh_id).await?
-            {
+        if let Some(id) = refresh_tokens::decode(&self.config.refresh_token_key, token) {
+            if let Some(record) = token_store::lock_refresh(&mut transaction, id).await? {
                 token_store::revoke_family(&mut transaction, record.family_id, "revoked").await?;
                 transaction.commit().await?;
                 token_store::audit(
@@ -317,7 +325,7 @@ impl Tokens {
                     "revoked_login",
                     Some(record.partner_number),
                     request_id,
-                    json!({"family": record.family_id}),
+                    json!({"login": record.family_id}),
                 )
                 .await;
             }

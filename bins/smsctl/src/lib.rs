@@ -52,17 +52,13 @@ impl StackEnv {
 
 impl Source for StackEnv {
     fn get(&self, name: &str) -> Option<String> {
-        let from_env = common::config::Env.get(name);
-        // An explicit NATS_PORT or NATS_URL in the environment wins over the file.
-        let explicit_nats = common::config::Env.get("NATS_URL").is_some()
-            || common::config::Env.get("NATS_PORT").is_some();
-        if from_env.is_some() || (explicit_nats && name.starts_with("NATS_")) {
-            return from_env;
-        }
-        self.file
-            .get(name)
-            .cloned()
-            .filter(|value| !value.is_empty())
+        // The environment wins, variable by variable.
+        common::config::Env.get(name).or_else(|| {
+            self.file
+                .get(name)
+                .cloned()
+                .filter(|value| !value.is_empty())
+        })
     }
 }
 

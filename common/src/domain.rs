@@ -175,6 +175,18 @@ pub fn parse_address(value: Option<&Value>) -> Result<String, Invalid> {
     text(value, "address", 300)
 }
 
+/// Exactly `DDDD-DD-DD`: no sign, no extra digits.
+fn is_iso_date_shape(raw: &str) -> bool {
+    raw.len() == 10
+        && raw.bytes().enumerate().all(|(at, byte)| {
+            if at == 4 || at == 7 {
+                byte == b'-'
+            } else {
+                byte.is_ascii_digit()
+            }
+        })
+}
+
 /// Card details: validated, then dropped; the type holds no card number.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CheckedCard {
@@ -199,7 +211,7 @@ pub fn check_card(card: Option<&Value>, today: Date) -> Result<CheckedCard, Inva
     text(card.get("cardHolder"), "cardHolder", 100)?;
     let expiry = match card.get("cardExpiry") {
         None | Some(Value::Null) => return Err(invalid("cardExpiry is required")),
-        Some(Value::String(raw)) => {
+        Some(Value::String(raw)) if is_iso_date_shape(raw) => {
             Date::parse(raw, format_description!("[year]-[month]-[day]"))
                 .map_err(|_| invalid("cardExpiry must be a date written YYYY-MM-DD"))?
         }
@@ -337,5 +349,7 @@ mod tests {
         assert!(check_card(Some(&card(json!({"cardExpiry": "31/12/2030"}))), TODAY).is_err());
         assert!(check_card(Some(&card(json!({"cardExpiry": "2030-02-30"}))), TODAY).is_err());
         assert!(check_card(Some(&card(json!({"cardExpiry": null}))), TODAY).is_err());
+        assert!(check_card(Some(&card(json!({"cardExpiry": "+2030-01-01"}))), TODAY).is_err());
+        assert!(check_card(Some(&card(json!({"cardExpiry": "2030-1-01"}))), TODAY).is_err());
     }
 }

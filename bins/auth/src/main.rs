@@ -5,7 +5,15 @@ use common::{config::Env, service::shutdown_signal, telemetry};
 use secrecy::ExposeSecret;
 
 #[tokio::main]
-async fn main() -> anyhow::Result<()> {
+async fn main() {
+    // One line, no backtrace: the message says what to fix.
+    if let Err(error) = run().await {
+        eprintln!("auth: {error:#}");
+        std::process::exit(1);
+    }
+}
+
+async fn run() -> anyhow::Result<()> {
     let config = match auth::AuthConfig::from_source(&Env) {
         Ok(config) => config,
         Err(error) => {

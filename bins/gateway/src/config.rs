@@ -39,7 +39,8 @@ impl GatewayConfig {
                 "ADMIN_ADDR",
                 SocketAddr::from(([127, 0, 0, 1], 9091)),
             )?,
-            request_timeout: config::duration(source, "REQUEST_TIMEOUT", Duration::from_secs(5))?,
+            // One second more than the services' own: their 504 comes first and names the culprit.
+            request_timeout: config::duration(source, "REQUEST_TIMEOUT", Duration::from_secs(6))?,
             body_limit,
             required_services: config::string(source, "REQUIRED_SERVICES", "auth,jwt")
                 .split(',')

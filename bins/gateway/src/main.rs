@@ -4,7 +4,15 @@ use anyhow::Context;
 use common::{config::Env, service::shutdown_signal, telemetry};
 
 #[tokio::main]
-async fn main() -> anyhow::Result<()> {
+async fn main() {
+    // One line, no backtrace: the message says what to fix.
+    if let Err(error) = run().await {
+        eprintln!("gateway: {error:#}");
+        std::process::exit(1);
+    }
+}
+
+async fn run() -> anyhow::Result<()> {
     let config = match gateway::GatewayConfig::from_source(&Env) {
         Ok(config) => config,
         Err(error) => {

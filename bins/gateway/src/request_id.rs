@@ -39,8 +39,13 @@ pub async fn assign(mut request: Request, next: Next) -> Response {
     let request_id = context.request_id.clone();
     request.extensions_mut().insert(context);
     let method = request.method().clone();
-    let path = request.uri().path().to_owned();
-    let span = tracing::info_span!("http", %method, %path, request_id = %request_id);
+    // The route, not the raw path: a path can carry a token, and any length.
+    let route = request
+        .extensions()
+        .get::<axum::extract::MatchedPath>()
+        .map_or("(no route)", |matched| matched.as_str())
+        .to_owned();
+    let span = tracing::info_span!("http", %method, %route, request_id = %request_id);
     let started = std::time::Instant::now();
     let mut response = next.run(request).instrument(span.clone()).await;
     let status = response.status().as_u16();

@@ -78,7 +78,8 @@ fn unseal(
         .decrypt(nonce.into(), Payload { msg: ciphertext, aad: kid.as_bytes() })
         .map_err(|_| {
             JwtError::Internal(format!(
-                "cannot unseal signing key {kid}: SIGNING_KEY_ENCRYPTION_KEY differs from the one that sealed it"
+                "cannot unseal signing key {kid}: this database was set up with another SIGNING_KEY_ENCRYPTION_KEY \
+                 (restore the key that sealed it, or point DATABASE_URL at a new database)"
             ))
         })?;
     seed.try_into()
@@ -134,7 +135,13 @@ pub struct KeyRing {
     pool: PgPool,
     encryption_key: Arc<SecretBox<[u8; 32]>>,
     keys: Arc<RwLock<HashMap<String, SigningKey>>>,
+    /// When the cache was last read from Postgres: a token naming an unknown
+    /// `kid` may cause a reload at most once per [`RELOAD_INTERVAL`].
+    reloaded_at: Arc<std::sync::Mutex<Option<std::time::Instant>>>,
 }
+
+/// The shortest time between reloads caused by what clients send.
+const RELOAD_INTERVAL: std::time::Duration = std::time::Duration::from_secs(1);
 
 impl KeyRing {
     /// Loads every key, creating the first one when there is none.
@@ -143,6 +150,7 @@ impl KeyRing {
             pool,
             encryption_key: config.signing_key_encryption_key.clone(),
             keys: Arc::default(),
+            reloaded_at: Arc::default(),
         };
         if !ring.reload().await?.values().any(|key| key.active) {
             ring.create_active_if_none().await?;
@@ -194,6 +202,9 @@ impl KeyRing {
             keys.insert(key.kid.clone(), key);
         }
         *self.keys.write().await = keys.clone();
+        if let Ok(mut reloaded_at) = self.reloaded_at.lock() {
+            *reloaded_at = Some(std::time::Instant::now());
+        }
         Ok(keys)
     }
 
@@ -260,6 +271,25 @@ impl KeyRing {
         Ok(self.reload().await?.get(kid).cloned())
     }
 
+    /// The key a presented token names: looked up in Postgres on a miss only
+    /// when the cache is older than a second, so made-up `kid`s cost nothing.
+    pub async fn find_presented(&self, kid: &str) -> Result<Option<SigningKey>, JwtError> {
+        if let Some(key) = self.keys.read().await.get(kid) {
+            return Ok(Some(key.clone()));
+        }
+        if !self.stale() {
+            return Ok(None);
+        }
+        Ok(self.reload().await?.get(kid).cloned())
+    }
+
+    fn stale(&self) -> bool {
+        self.reloaded_at
+            .lock()
+            .map(|at| at.is_none_or(|at| at.elapsed() >= RELOAD_INTERVAL))
+            .unwrap_or(true)
+    }
+
     /// The public halves of the keys that may have signed a token still
     /// valid: the active key, and retired keys for `still_needed` after
     /// retirement (the longest a token lives, plus leeway).
@@ -269,9 +299,12 @@ impl KeyRing {
     ) -> Result<Vec<SigningKey>, JwtError> {
         let now = time::OffsetDateTime::now_utc();
         let window = time::Duration::try_from(still_needed).unwrap_or(time::Duration::MAX);
-        let mut keys: Vec<SigningKey> = self
-            .reload()
-            .await?
+        let cached = if self.stale() {
+            self.reload().await?
+        } else {
+            self.keys.read().await.clone()
+        };
+        let mut keys: Vec<SigningKey> = cached
             .into_values()
             .filter(|key| {
                 key.active || key.retired_at.is_some_and(|retired| retired + window > now)

@@ -218,7 +218,7 @@ impl Tokens {
         let Some(kid) = header.kid.filter(|kid| kid.len() <= 128) else {
             return Ok(None);
         };
-        let Some(key) = self.keys.find(&kid).await? else {
+        let Some(key) = self.keys.find_presented(&kid).await? else {
             return Ok(None);
         };
         let mut validation = Validation::new(Algorithm::EdDSA);
@@ -362,7 +362,7 @@ impl Tokens {
         let (Algorithm::EdDSA, Some(kid)) = (header.alg, header.kid) else {
             return Ok(None);
         };
-        let Some(key) = self.keys.find(&kid).await? else {
+        let Some(key) = self.keys.find_presented(&kid).await? else {
             return Ok(None);
         };
         let mut validation = Validation::new(Algorithm::EdDSA);

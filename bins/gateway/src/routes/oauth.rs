@@ -170,7 +170,7 @@ pub async fn refresh(
         ));
     };
     let payload = encode(&RefreshRequest {
-        refresh_token: refresh_token.clone(),
+        refresh_token: refresh_token.to_owned(),
     });
     Ok(json_reply(
         forward(&state, &context, subjects::JWT_REFRESH, payload).await?,
@@ -179,11 +179,15 @@ pub async fn refresh(
 }
 
 fn token_parameter(params: &HashMap<String, String>, id: &str) -> Result<Bytes, ApiError> {
-    let Some(token) = params.get("token").filter(|token| !token.is_empty()) else {
+    let Some(token) = params
+        .get("token")
+        .map(|token| token.trim())
+        .filter(|token| !token.is_empty())
+    else {
         return Err(ApiError::bad_request(Style::OAuth, id, "token is required"));
     };
     Ok(encode(&TokenRequest {
-        token: token.clone(),
+        token: token.to_owned(),
     }))
 }
 

@@ -51,7 +51,14 @@ pub async fn validate(
         )
     })?;
     match introspection.claims.filter(|_| introspection.active) {
-        Some(claims) => Ok(json_value(serde_json::to_value(claims).unwrap_or_default())),
+        Some(claims) => {
+            let mut response = json_value(serde_json::to_value(claims).unwrap_or_default());
+            response.headers_mut().insert(
+                axum::http::header::CACHE_CONTROL,
+                axum::http::HeaderValue::from_static("no-store"),
+            );
+            Ok(response)
+        }
         None => Err(unauthorized("token is invalid, expired or revoked")),
     }
 }

@@ -353,3 +353,77 @@ mod tests {
         assert!(check_card(Some(&card(json!({"cardExpiry": "2030-1-01"}))), TODAY).is_err());
     }
 }
+
+/// Any input at all: the parsers answer `Ok` or `Err`, never panic.
+#[cfg(test)]
+mod properties {
+    use proptest::prelude::*;
+    use serde_json::Value;
+    use time::macros::date;
+
+    use super::*;
+
+    fn any_json() -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            any::<i64>().prop_map(Value::from),
+            any::<u64>().prop_map(Value::from),
+            any::<f64>()
+                .prop_map(|number| serde_json::Number::from_f64(number)
+                    .map_or(Value::Null, Value::Number)),
+            ".{0,40}".prop_map(Value::String),
+            "[0-9]{0,20}".prop_map(Value::String),
+        ];
+        leaf.prop_recursive(3, 24, 4, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+                prop::collection::btree_map("[a-zA-Z]{1,12}", inner, 0..4)
+                    .prop_map(|map| Value::Object(map.into_iter().collect())),
+            ]
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+
+        #[test]
+        fn every_field_parser_takes_any_json_without_panicking(value in any_json()) {
+            let _ = PartnerNumber::parse(&value);
+            let _ = parse_partner_uuid(&value);
+            let _ = PartnerSecret::parse(&value, "partnerSecret");
+            let _ = parse_name(Some(&value), "firstName");
+            let _ = parse_phone_number(Some(&value));
+            let _ = parse_email(Some(&value));
+            let _ = parse_address(Some(&value));
+            let _ = check_card(Some(&value), date!(2026 - 12 - 03));
+        }
+
+        #[test]
+        fn a_partner_number_that_parses_is_eight_digits_in_range(text in "\\PC{0,12}") {
+            if let Ok(number) = PartnerNumber::parse_str(&text) {
+                prop_assert!((PartnerNumber::MIN..=PartnerNumber::MAX).contains(&number.get()));
+                prop_assert_eq!(number.to_string(), text);
+            }
+        }
+
+        #[test]
+        fn a_secret_that_parses_is_letters_and_digits(text in "\\PC{0,300}") {
+            if let Ok(secret) = PartnerSecret::parse_str(&text, "partnerSecret") {
+                prop_assert!(!secret.expose().is_empty());
+                prop_assert!(secret.expose().bytes().all(|byte| byte.is_ascii_alphanumeric()));
+            }
+        }
+
+        #[test]
+        fn strict_json_takes_any_bytes_without_panicking(bytes in prop::collection::vec(any::<u8>(), 0..256)) {
+            let _ = crate::strict_json::parse(&bytes);
+        }
+
+        #[test]
+        fn strict_json_agrees_with_serde_json_when_no_key_repeats(value in any_json()) {
+            let text = value.to_string();
+            prop_assert_eq!(crate::strict_json::parse(text.as_bytes()).ok(), serde_json::from_str::<Value>(&text).ok());
+        }
+    }
+}

@@ -338,3 +338,69 @@ async fn a_disabled_partner_cannot_log_in() {
     assert_eq!(login(&stack.http, &partner).await.0, 200);
     stack.stop().await;
 }
+
+/// A property test through the real service: hundreds of mangled versions
+/// of a real token (bytes flipped, cut, grown, parts swapped, re-encoded)
+/// each get `{"active": false}`, never an error.
+#[tokio::test]
+async fn mangled_tokens_are_all_inactive_and_never_an_error() {
+    let (stack, real, _) = setup(Options::default()).await;
+    let mut seed: u64 = 0x5eed_1234_abcd_0001;
+    let mut next = move |bound: usize| {
+        // xorshift: reproducible without another dependency.
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        (seed % bound as u64) as usize
+    };
+    let alphabet = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.=+/ \"{}";
+    let parts: Vec<&str> = real.split('.').collect();
+    let mut mangled = Vec::new();
+    for round in 0..400 {
+        let mut bytes = real.clone().into_bytes();
+        let token = match round % 6 {
+            0 => {
+                let at = next(bytes.len());
+                bytes[at] = alphabet[next(alphabet.len())];
+                String::from_utf8_lossy(&bytes).into_owned()
+            }
+            1 => real[..next(real.len())].to_owned(),
+            2 => {
+                let at = next(bytes.len());
+                bytes.insert(at, alphabet[next(alphabet.len())]);
+                String::from_utf8_lossy(&bytes).into_owned()
+            }
+            3 => format!("{}.{}.{}", parts[next(3)], parts[next(3)], parts[next(3)]),
+            4 => {
+                let claims = URL_SAFE_NO_PAD.decode(parts[1]).unwrap();
+                let mut claims = claims.clone();
+                let at = next(claims.len());
+                claims[at] = claims[at].wrapping_add(1 + next(200) as u8);
+                format!(
+                    "{}.{}.{}",
+                    parts[0],
+                    URL_SAFE_NO_PAD.encode(claims),
+                    parts[2]
+                )
+            }
+            _ => (0..next(300))
+                .map(|_| alphabet[next(alphabet.len())] as char)
+                .collect(),
+        };
+        if token != real {
+            mangled.push(token);
+        }
+    }
+    for token in &mangled {
+        let answer = stack
+            .request(common::subjects::JWT_VALIDATE, json!({"token": token}))
+            .await;
+        assert_eq!(
+            answer.as_ref().ok(),
+            Some(&json!({"active": false})),
+            "{token:?} gave {answer:?}"
+        );
+    }
+    assert!(mangled.len() > 350);
+    stack.stop().await;
+}

@@ -152,3 +152,30 @@ mod tests {
         assert!(parse(b"{\"partnerCredential\": {", date!(2026 - 12 - 03)).is_err());
     }
 }
+
+/// Any body at all: a registration or a message naming what is wrong.
+#[cfg(test)]
+mod properties {
+    use proptest::prelude::*;
+    use time::macros::date;
+
+    use super::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 1024, ..ProptestConfig::default() })]
+
+        #[test]
+        fn any_bytes_give_a_registration_or_a_message(body in prop::collection::vec(any::<u8>(), 0..512)) {
+            if let Err(invalid) = parse(&body, date!(2026 - 12 - 03)) {
+                prop_assert!(!invalid.0.is_empty());
+            }
+        }
+
+        #[test]
+        fn any_text_shaped_like_json_gives_a_registration_or_a_message(body in "[{}\\[\\]\":, a-zA-Z0-9.-]{0,300}") {
+            if let Err(invalid) = parse(body.as_bytes(), date!(2026 - 12 - 03)) {
+                prop_assert!(!invalid.0.is_empty());
+            }
+        }
+    }
+}

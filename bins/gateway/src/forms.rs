@@ -258,3 +258,35 @@ mod tests {
         assert_eq!(bearer_token(&with_authorization("Bearer ")), None);
     }
 }
+
+/// Any body or header at all: parameters or a message, never a panic.
+#[cfg(test)]
+mod properties {
+    use axum::http::HeaderValue;
+    use proptest::prelude::*;
+
+    use super::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 1024, ..ProptestConfig::default() })]
+
+        #[test]
+        fn any_form_or_json_body_gives_parameters_or_a_message(body in prop::collection::vec(any::<u8>(), 0..256)) {
+            for kind in [MediaType::Form, MediaType::Json] {
+                if let Err(message) = parameters(kind, &body) {
+                    prop_assert!(!message.is_empty());
+                }
+            }
+        }
+
+        #[test]
+        fn any_authorization_header_is_read_or_refused(value in "[ -~]{0,120}") {
+            if let Ok(value) = HeaderValue::from_str(&value) {
+                let mut headers = HeaderMap::new();
+                headers.insert(header::AUTHORIZATION, value);
+                let _ = basic_credentials(&headers);
+                let _ = bearer_token(&headers);
+            }
+        }
+    }
+}

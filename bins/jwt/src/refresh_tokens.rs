@@ -65,3 +65,18 @@ mod tests {
         assert_eq!(decode(&key(1), "not-a-real-token"), None);
     }
 }
+
+#[cfg(test)]
+mod properties {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    proptest! {
+        #[test]
+        fn no_made_up_string_is_a_refresh_token(token in "[A-Za-z0-9_-]{0,80}") {
+            let key = SecretBox::new(Box::new(vec![3u8; 32]));
+            prop_assert_eq!(decode(&key, &token), None);
+        }
+    }
+}

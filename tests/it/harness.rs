@@ -291,6 +291,9 @@ pub struct Options {
     /// tests share partners and fail logins on purpose.
     pub login_max_failures: &'static str,
     pub login_failure_window: &'static str,
+    /// Gateway rate limits, per second; high unless a test is about them.
+    pub rate_limit_per_address: &'static str,
+    pub rate_limit_per_partner: &'static str,
 }
 
 impl Default for Options {
@@ -303,6 +306,8 @@ impl Default for Options {
             database_proxy: false,
             login_max_failures: "1000",
             login_failure_window: "300",
+            rate_limit_per_address: "100000",
+            rate_limit_per_partner: "100000",
         }
     }
 }
@@ -362,6 +367,14 @@ pub fn stack_env(nats: &Nats, database: &Database, options: &Options) -> HashMap
         (
             "LOGIN_FAILURE_WINDOW".to_owned(),
             options.login_failure_window.to_owned(),
+        ),
+        (
+            "RATE_LIMIT_PER_ADDRESS".to_owned(),
+            options.rate_limit_per_address.to_owned(),
+        ),
+        (
+            "RATE_LIMIT_PER_PARTNER".to_owned(),
+            options.rate_limit_per_partner.to_owned(),
         ),
         ("SHUTDOWN_GRACE".to_owned(), "5".to_owned()),
         ("HTTP_ADDR".to_owned(), "127.0.0.1:0".to_owned()),

@@ -10,4 +10,5 @@ mod external;
 mod issuing;
 mod lifecycle;
 mod permissions;
+mod rate_limits;
 mod validation;

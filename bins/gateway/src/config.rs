@@ -20,6 +20,10 @@ pub struct GatewayConfig {
     /// Services `/readyz` requires to answer a PING.
     pub required_services: Vec<String>,
     pub log_format: LogFormat,
+    /// Requests per second from one client address (also the burst).
+    pub rate_limit_per_address: std::num::NonZeroU32,
+    /// Logins per second for one partner (also the burst).
+    pub rate_limit_per_partner: std::num::NonZeroU32,
 }
 
 impl GatewayConfig {
@@ -49,19 +53,31 @@ impl GatewayConfig {
                 .map(str::to_owned)
                 .collect(),
             log_format: config::parsed(source, "LOG_FORMAT", LogFormat::Text)?,
+            rate_limit_per_address: config::parsed(
+                source,
+                "RATE_LIMIT_PER_ADDRESS",
+                std::num::NonZeroU32::new(100).expect("non-zero"),
+            )?,
+            rate_limit_per_partner: config::parsed(
+                source,
+                "RATE_LIMIT_PER_PARTNER",
+                std::num::NonZeroU32::new(20).expect("non-zero"),
+            )?,
         })
     }
 
     /// The effective settings, secrets masked, for the start-up log line.
     pub fn describe(&self) -> String {
         format!(
-            "{} HTTP_ADDR={} ADMIN_ADDR={} REQUEST_TIMEOUT={}ms BODY_LIMIT={} REQUIRED_SERVICES={} LOG_FORMAT={:?}",
+            "{} HTTP_ADDR={} ADMIN_ADDR={} REQUEST_TIMEOUT={}ms BODY_LIMIT={} REQUIRED_SERVICES={} RATE_LIMIT_PER_ADDRESS={}/s RATE_LIMIT_PER_PARTNER={}/s LOG_FORMAT={:?}",
             self.nats.describe(),
             self.http_addr,
             self.admin_addr,
             self.request_timeout.as_millis(),
             self.body_limit,
             self.required_services.join(","),
+            self.rate_limit_per_address,
+            self.rate_limit_per_partner,
             self.log_format
         )
     }

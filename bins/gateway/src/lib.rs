@@ -6,6 +6,7 @@ pub mod bus;
 pub mod config;
 pub mod error;
 pub mod forms;
+pub mod rate_limit;
 pub mod request_id;
 pub mod routes;
 
@@ -21,13 +22,31 @@ pub use config::GatewayConfig;
 pub struct AppState {
     pub client: async_nats::Client,
     pub config: Arc<GatewayConfig>,
+    pub rate_limits: Arc<rate_limit::RateLimits>,
 }
 
 /// The public router (partners) and the operator router (ADMIN_ADDR).
 pub fn routers(config: GatewayConfig, client: async_nats::Client) -> (Router, Router) {
+    let rate_limits = Arc::new(rate_limit::RateLimits::new(
+        config.rate_limit_per_address,
+        config.rate_limit_per_partner,
+    ));
+    // Keys whose bucket is full again are dropped once a minute.
+    let sweeper = Arc::downgrade(&rate_limits);
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
+        loop {
+            tick.tick().await;
+            match sweeper.upgrade() {
+                Some(limits) => limits.retain_recent(),
+                None => break,
+            }
+        }
+    });
     let state = AppState {
         client,
         config: Arc::new(config),
+        rate_limits,
     };
     (routes::public(state.clone()), routes::operator(state))
 }

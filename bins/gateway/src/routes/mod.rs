@@ -18,6 +18,7 @@ use axum::{
 
 use crate::{
     error::{ApiError, Style},
+    rate_limit,
     request_id::{self, RequestContext},
     AppState,
 };
@@ -36,6 +37,10 @@ pub fn public(state: AppState) -> Router {
         .route("/readyz", get(health::readyz))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            rate_limit::per_address,
+        ))
         .layer(middleware::from_fn(request_id::assign))
         .with_state(state)
 }

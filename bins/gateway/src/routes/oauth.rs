@@ -128,6 +128,12 @@ pub async fn token(
         ),
         (Ok(None), _) => return Err(invalid_client("client authentication is required", false)),
     };
+    if let Ok(number) = common::domain::PartnerNumber::parse_str(credentials.client_id.trim()) {
+        let verdict = state.rate_limits.check_partner(number.get());
+        if let Some(refusal) = verdict.refusal(Style::OAuth, &context, "for this partner") {
+            return Ok(refusal);
+        }
+    }
     match forward(&state, &context, subjects::AUTH_TOKEN, encode(&credentials)).await {
         Ok(reply) => Ok(json_reply(reply, true)),
         Err(error) if error.status == 401 => Err(if basic_used {

@@ -23,6 +23,15 @@ pub async fn register(
 ) -> Result<Response, ApiError> {
     let (_, body) =
         forms::read(request, &state, &[MediaType::Json], Style::Plain, &context).await?;
+    let partner = common::strict_json::parse(&body).ok().and_then(|value| {
+        common::domain::PartnerNumber::parse(value.pointer("/enrollmentDetail/partnerNumber")?).ok()
+    });
+    if let Some(partner) = partner {
+        let verdict = state.rate_limits.check_partner(partner.get());
+        if let Some(refusal) = verdict.refusal(Style::Plain, &context, "for this partner") {
+            return Ok(refusal);
+        }
+    }
     let reply = bus::call(&state, &context, subjects::AUTH_REGISTER, body)
         .await
         .map_err(|error| ApiError::from_service(Style::Plain, &context.request_id, error))?;

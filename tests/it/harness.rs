@@ -338,7 +338,7 @@ pub struct Stack {
 
 /// One in-process program and the token that stops it.
 struct Running {
-    name: &'static str,
+    name: String,
     stop: CancellationToken,
     task: tokio::task::JoinHandle<anyhow::Result<()>>,
 }
@@ -444,7 +444,7 @@ impl Stack {
 
     fn launch<F>(
         &mut self,
-        name: &'static str,
+        name: String,
         program: impl FnOnce(std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>) -> F,
     ) where
         F: std::future::Future<Output = anyhow::Result<()>> + Send + 'static,
@@ -474,6 +474,11 @@ impl Stack {
     }
 
     pub async fn start_jwt(&mut self) {
+        self.start_jwt_named("jwt").await;
+    }
+
+    /// Another jwt instance, stopped by its `name`.
+    pub async fn start_jwt_named(&mut self, name: &str) {
         let config =
             jwt::JwtConfig::from_source(&program_env(&self.env, "jwt")).expect("jwt config");
         let pool = PgPoolOptions::new()
@@ -483,12 +488,17 @@ impl Stack {
             .await
             .expect("jwt pool");
         let client = self.nats.connect("jwt").await;
-        self.launch("jwt", move |shutdown| {
+        self.launch(name.to_owned(), move |shutdown| {
             jwt::run(config, pool, client, shutdown)
         });
     }
 
     pub async fn start_auth(&mut self) {
+        self.start_auth_named("auth").await;
+    }
+
+    /// Another auth instance, stopped by its `name`.
+    pub async fn start_auth_named(&mut self, name: &str) {
         let config =
             auth::AuthConfig::from_source(&program_env(&self.env, "auth")).expect("auth config");
         let pool = PgPoolOptions::new()
@@ -498,7 +508,7 @@ impl Stack {
             .await
             .expect("auth pool");
         let client = self.nats.connect("auth").await;
-        self.launch("auth", move |shutdown| {
+        self.launch(name.to_owned(), move |shutdown| {
             auth::run(config, pool, client, shutdown)
         });
     }
@@ -515,7 +525,7 @@ impl Stack {
         self.http = format!("http://{}", public.local_addr().expect("addr"));
         self.admin = format!("http://{}", operator.local_addr().expect("addr"));
         let client = self.nats.connect("gateway").await;
-        self.launch("gateway", move |shutdown| {
+        self.launch("gateway".to_owned(), move |shutdown| {
             gateway::serve(config, client, public, operator, shutdown)
         });
     }

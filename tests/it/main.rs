@@ -11,4 +11,5 @@ mod issuing;
 mod lifecycle;
 mod permissions;
 mod rate_limits;
+mod restarts;
 mod validation;

@@ -178,6 +178,55 @@ pub async fn request(
     decode_reply(subject, message)
 }
 
+/// Whether a request may be sent again: the subject's handler gives the same
+/// outcome however often it runs (refresh, which spends a token, may not).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Idempotent {
+    Yes,
+    No,
+}
+
+/// Like [`request`], within `total`: each attempt waits at most `attempt`,
+/// and an idempotent request is sent again, with a growing pause, after no
+/// responders (every instance restarting) or a time-out (an instance that
+/// stopped just as the request reached it). Other outcomes come back as they are.
+pub async fn request_with_retry(
+    client: &Client,
+    subject: &str,
+    headers: HeaderMap,
+    payload: Bytes,
+    total: Duration,
+    attempt: Duration,
+    idempotent: Idempotent,
+) -> Reply {
+    let deadline = tokio::time::Instant::now() + total;
+    let mut pause = Duration::from_millis(50);
+    loop {
+        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+        let this_attempt = if idempotent == Idempotent::Yes {
+            attempt.min(left)
+        } else {
+            left
+        };
+        let reply = request(
+            client,
+            subject,
+            headers.clone(),
+            payload.clone(),
+            this_attempt,
+        )
+        .await;
+        let retryable = matches!(&reply, Err(error) if error.error == code::TIMEOUT || error.error == code::UNAVAILABLE && error.message.starts_with("no instance"));
+        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+        if idempotent == Idempotent::No || !retryable || left <= pause {
+            return reply;
+        }
+        tracing::warn!(subject, "no answer; trying again");
+        tokio::time::sleep(pause).await;
+        pause = (pause * 2).min(Duration::from_millis(800));
+    }
+}
+
 /// Splits a reply into its body or its service error.
 pub fn decode_reply(subject: &str, message: async_nats::Message) -> Reply {
     let status = message

@@ -189,30 +189,15 @@ async fn a_database_dump_after_logins_refreshes_and_revocations_holds_no_secret_
     let stack = Stack::start().await;
     let partner = stack.create_partner("dumped").await;
     let (_, first) = login(&stack.http, &partner).await;
-    let http = reqwest::Client::new();
-    let refreshed: serde_json::Value = http
-        .post(format!("{}/v1/auth/refresh", stack.http))
-        .form(&[("refresh_token", first["refresh_token"].as_str().unwrap())])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    http.post(format!("{}/v1/auth/revoke", stack.http))
-        .form(&[("token", refreshed["access_token"].as_str().unwrap())])
-        .send()
-        .await
-        .unwrap();
-    let registered: serde_json::Value = http
-        .post(format!("{}/auth/register", stack.http))
-        .json(&crate::harness::registration(&partner, |_| {}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let (_, refreshed) = crate::harness::post_form(
+        &stack.http,
+        "/v1/auth/refresh",
+        &[("refresh_token", first["refresh_token"].as_str().unwrap())],
+    )
+    .await;
+    let revoke = [("token", refreshed["access_token"].as_str().unwrap())];
+    crate::harness::post_form(&stack.http, "/v1/auth/revoke", &revoke).await;
+    let (_, registered) = crate::harness::register(&stack.http, &partner).await;
     let dump = tokio::process::Command::new("pg_dump")
         .arg("--data-only")
         .arg(&stack.database.url)

@@ -24,13 +24,7 @@ async fn repeated_failures_lock_the_partner_until_the_window_passes() {
     for attempt in 1..=3 {
         assert_eq!(login(&stack.http, &wrong).await.0, 401, "attempt {attempt}");
     }
-    let response = reqwest::Client::new()
-        .post(format!("{}/v1/auth/token", stack.http))
-        .basic_auth(partner.number, Some(&partner.secret))
-        .form(&[("grant_type", "client_credentials")])
-        .send()
-        .await
-        .unwrap();
+    let response = crate::harness::login_response(&stack.http, &partner).await;
     assert_eq!(response.status(), 429, "even the right secret waits");
     let retry_after: u64 = response.headers()["retry-after"]
         .to_str()
@@ -41,13 +35,8 @@ async fn repeated_failures_lock_the_partner_until_the_window_passes() {
     let body: serde_json::Value = response.json().await.unwrap();
     assert!(body["error_description"].is_string());
     // The register route is locked too.
-    let register = reqwest::Client::new()
-        .post(format!("{}/auth/register", stack.http))
-        .json(&crate::harness::registration(&partner, |_| {}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(register.status(), 429);
+    let (register, _) = crate::harness::register(&stack.http, &partner).await;
+    assert_eq!(register, 429);
     tokio::time::sleep(Duration::from_millis(2200)).await;
     assert_eq!(
         login(&stack.http, &partner).await.0,

@@ -481,9 +481,8 @@ impl Stack {
     pub async fn start_jwt_named(&mut self, name: &str) {
         let config =
             jwt::JwtConfig::from_source(&program_env(&self.env, "jwt")).expect("jwt config");
-        let pool = PgPoolOptions::new()
-            .max_connections(config.database_max_connections)
-            .acquire_timeout(Duration::from_secs(3))
+        let pool = config
+            .pool_options()
             .connect(&self.env["DATABASE_URL"])
             .await
             .expect("jwt pool");
@@ -501,9 +500,8 @@ impl Stack {
     pub async fn start_auth_named(&mut self, name: &str) {
         let config =
             auth::AuthConfig::from_source(&program_env(&self.env, "auth")).expect("auth config");
-        let pool = PgPoolOptions::new()
-            .max_connections(config.database_max_connections)
-            .acquire_timeout(Duration::from_secs(3))
+        let pool = config
+            .pool_options()
             .connect(&self.env["DATABASE_URL"])
             .await
             .expect("auth pool");
@@ -741,15 +739,45 @@ pub fn registration(partner: &Partner, edit: impl FnOnce(&mut Value)) -> Value {
     body
 }
 
-/// Client-credentials login over HTTP; the response status and JSON body.
-pub async fn login(http: &str, partner: &Partner) -> (u16, Value) {
-    let response = reqwest::Client::new()
+/// Client-credentials login over HTTP (Basic), the raw response.
+pub async fn login_response(http: &str, partner: &Partner) -> reqwest::Response {
+    reqwest::Client::new()
         .post(format!("{http}/v1/auth/token"))
         .basic_auth(partner.number, Some(&partner.secret))
         .form(&[("grant_type", "client_credentials")])
         .send()
         .await
-        .expect("token request");
+        .expect("token request")
+}
+
+/// Client-credentials login over HTTP; the response status and JSON body.
+pub async fn login(http: &str, partner: &Partner) -> (u16, Value) {
+    status_and_json(login_response(http, partner).await).await
+}
+
+/// The original `/auth/register` with a valid body for `partner`.
+pub async fn register(http: &str, partner: &Partner) -> (u16, Value) {
+    let response = reqwest::Client::new()
+        .post(format!("{http}/auth/register"))
+        .json(&registration(partner, |_| {}))
+        .send()
+        .await
+        .expect("register request");
+    status_and_json(response).await
+}
+
+/// A form POST to `path`; the response status and JSON body.
+pub async fn post_form(http: &str, path: &str, form: &[(&str, &str)]) -> (u16, Value) {
+    let response = reqwest::Client::new()
+        .post(format!("{http}{path}"))
+        .form(form)
+        .send()
+        .await
+        .expect("form request");
+    status_and_json(response).await
+}
+
+async fn status_and_json(response: reqwest::Response) -> (u16, Value) {
     let status = response.status().as_u16();
     (status, response.json().await.unwrap_or(Value::Null))
 }

@@ -110,15 +110,7 @@ async fn register_and_client_credentials_share_the_current_token() {
     let stack = Stack::start().await;
     let partner = stack.create_partner("both").await;
     let (_, token) = login(&stack.http, &partner).await;
-    let registered: Value = reqwest::Client::new()
-        .post(format!("{}/auth/register", stack.http))
-        .json(&crate::harness::registration(&partner, |_| {}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let (_, registered) = crate::harness::register(&stack.http, &partner).await;
     assert_eq!(registered["token"], token["access_token"]);
     assert_ne!(
         registered["refreshToken"], token["refresh_token"],

@@ -5,14 +5,7 @@ use serde_json::{json, Value};
 use crate::harness::{login, Stack};
 
 async fn post_form(stack: &Stack, path: &str, form: &[(&str, &str)]) -> (u16, Value) {
-    let response = reqwest::Client::new()
-        .post(format!("{}{path}", stack.http))
-        .form(form)
-        .send()
-        .await
-        .unwrap();
-    let status = response.status().as_u16();
-    (status, response.json().await.unwrap_or(Value::Null))
+    crate::harness::post_form(&stack.http, path, form).await
 }
 
 async fn active(stack: &Stack, token: &Value) -> bool {
@@ -239,22 +232,11 @@ async fn a_database_outage_is_503_with_retry_after_and_spends_no_refresh_token()
     proxy.cut().await;
 
     let http = reqwest::Client::new();
-    let token = http
-        .post(format!("{}/v1/auth/token", stack.http))
-        .basic_auth(partner.number, Some(&partner.secret))
-        .form(&[("grant_type", "client_credentials")])
-        .send()
-        .await
-        .unwrap();
+    let token = crate::harness::login_response(&stack.http, &partner).await;
     assert_eq!(token.status(), 503, "login during the outage");
     assert!(token.headers().get("retry-after").is_some());
-    let register = http
-        .post(format!("{}/auth/register", stack.http))
-        .json(&crate::harness::registration(&partner, |_| {}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(register.status(), 503, "register during the outage");
+    let (register, _) = crate::harness::register(&stack.http, &partner).await;
+    assert_eq!(register, 503, "register during the outage");
     let (status, introspection) = post_form(
         &stack,
         "/v1/auth/introspect",

@@ -18,6 +18,10 @@ pub struct AuthConfig {
     pub partner_secret_pepper: Arc<SecretBox<Vec<u8>>>,
     /// How long to wait for the jwt service.
     pub request_timeout: Duration,
+    /// How long one attempt at the jwt service waits before it is sent again.
+    pub attempt_timeout: Duration,
+    /// How long a request waits for a database connection before it is a 503.
+    pub database_acquire_timeout: Duration,
     pub log_format: LogFormat,
     pub shutdown_grace: Duration,
     /// Failed logins for one partner within `LOGIN_FAILURE_WINDOW` that lock it (429).
@@ -46,6 +50,12 @@ impl AuthConfig {
                 pepper.expose_secret().as_bytes().to_vec(),
             ))),
             request_timeout: config::duration(source, "REQUEST_TIMEOUT", Duration::from_secs(5))?,
+            attempt_timeout: config::duration(source, "ATTEMPT_TIMEOUT", Duration::from_secs(2))?,
+            database_acquire_timeout: config::duration(
+                source,
+                "DATABASE_ACQUIRE_TIMEOUT",
+                Duration::from_secs(1),
+            )?,
             log_format: config::parsed(source, "LOG_FORMAT", LogFormat::Text)?,
             shutdown_grace: config::duration(source, "SHUTDOWN_GRACE", Duration::from_secs(10))?,
             lockout: crate::lockout::Policy {
@@ -55,14 +65,23 @@ impl AuthConfig {
         })
     }
 
+    /// The pool settings, shared by the program and the tests.
+    pub fn pool_options(&self) -> sqlx::postgres::PgPoolOptions {
+        sqlx::postgres::PgPoolOptions::new()
+            .max_connections(self.database_max_connections)
+            .acquire_timeout(self.database_acquire_timeout)
+    }
+
     /// The effective settings, secrets masked, for the start-up log line.
     pub fn describe(&self) -> String {
         format!(
-            "{} DATABASE_URL={} PARTNER_SECRET_PEPPER=**** REQUEST_TIMEOUT={}ms LOGIN_MAX_FAILURES={} \
+            "{} DATABASE_URL={} PARTNER_SECRET_PEPPER=**** REQUEST_TIMEOUT={}ms ATTEMPT_TIMEOUT={}ms DATABASE_ACQUIRE_TIMEOUT={}ms LOGIN_MAX_FAILURES={} \
              LOGIN_FAILURE_WINDOW={}s LOG_FORMAT={:?}",
             self.nats.describe(),
             config::mask_url(self.database_url.expose_secret()),
             self.request_timeout.as_millis(),
+            self.attempt_timeout.as_millis(),
+            self.database_acquire_timeout.as_millis(),
             self.lockout.max_failures,
             self.lockout.window.as_secs(),
             self.log_format,

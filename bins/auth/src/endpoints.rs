@@ -7,7 +7,7 @@ use time::OffsetDateTime;
 
 use common::{
     domain::{PartnerNumber, PartnerSecret},
-    nats::{request as nats_request, trace_headers},
+    nats::{request_with_retry, trace_headers, Idempotent},
     service::{decode, encode, EndpointSpec, Handler, Incoming, ServiceSpec},
     subjects,
     wire::{
@@ -93,12 +93,15 @@ impl AuthHandler {
             partner_number: partner_number.get(),
         })
         .map_err(AuthError::Downstream)?;
-        let reply = nats_request(
+        let reply = request_with_retry(
             &self.client,
             subjects::JWT_ISSUE,
             trace_headers(&request.request_id, request.traceparent.as_deref()),
             body,
             self.config.request_timeout,
+            self.config.attempt_timeout,
+            // The same partner gets the same current token, however often.
+            Idempotent::Yes,
         )
         .await
         .map_err(AuthError::Downstream)?;

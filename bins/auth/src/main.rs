@@ -23,9 +23,8 @@ async fn run() -> anyhow::Result<()> {
     };
     telemetry::init(config.log_format);
     tracing::info!(settings = %config.describe(), "auth starting");
-    let pool = sqlx::postgres::PgPoolOptions::new()
-        .max_connections(config.database_max_connections)
-        .acquire_timeout(std::time::Duration::from_secs(3))
+    let pool = config
+        .pool_options()
         .connect(config.database_url.expose_secret())
         .await
         .context("cannot connect to Postgres (DATABASE_URL)")?;

@@ -3,8 +3,8 @@
 
 use bytes::Bytes;
 use common::{
-    nats::{request, trace_headers},
-    ServiceError,
+    nats::{request_with_retry, trace_headers, Idempotent},
+    subjects, ServiceError,
 };
 
 use crate::{request_id::RequestContext, AppState};
@@ -16,12 +16,20 @@ pub async fn call(
     subject: &str,
     payload: Bytes,
 ) -> Result<Bytes, ServiceError> {
-    request(
+    // Refresh spends its token: it is never sent twice.
+    let idempotent = if subject == subjects::JWT_REFRESH {
+        Idempotent::No
+    } else {
+        Idempotent::Yes
+    };
+    request_with_retry(
         &state.client,
         subject,
         trace_headers(&context.request_id, context.traceparent.as_deref()),
         payload,
         state.config.request_timeout,
+        state.config.attempt_timeout,
+        idempotent,
     )
     .await
 }

@@ -15,6 +15,8 @@ pub struct GatewayConfig {
     pub admin_addr: SocketAddr,
     /// How long to wait for a service's reply before answering 504.
     pub request_timeout: Duration,
+    /// How long one attempt of an idempotent request waits before it is sent again.
+    pub attempt_timeout: Duration,
     /// Largest request body taken; well below NATS max_payload (1 MiB).
     pub body_limit: usize,
     /// Services `/readyz` requires to answer a PING.
@@ -45,6 +47,8 @@ impl GatewayConfig {
             )?,
             // One second more than the services' own: their 504 comes first and names the culprit.
             request_timeout: config::duration(source, "REQUEST_TIMEOUT", Duration::from_secs(6))?,
+            // Longer than auth's own attempt, so auth's retry of jwt fits in ours.
+            attempt_timeout: config::duration(source, "ATTEMPT_TIMEOUT", Duration::from_secs(3))?,
             body_limit,
             required_services: config::string(source, "REQUIRED_SERVICES", "auth,jwt")
                 .split(',')
@@ -69,11 +73,12 @@ impl GatewayConfig {
     /// The effective settings, secrets masked, for the start-up log line.
     pub fn describe(&self) -> String {
         format!(
-            "{} HTTP_ADDR={} ADMIN_ADDR={} REQUEST_TIMEOUT={}ms BODY_LIMIT={} REQUIRED_SERVICES={} RATE_LIMIT_PER_ADDRESS={}/s RATE_LIMIT_PER_PARTNER={}/s LOG_FORMAT={:?}",
+            "{} HTTP_ADDR={} ADMIN_ADDR={} REQUEST_TIMEOUT={}ms ATTEMPT_TIMEOUT={}ms BODY_LIMIT={} REQUIRED_SERVICES={} RATE_LIMIT_PER_ADDRESS={}/s RATE_LIMIT_PER_PARTNER={}/s LOG_FORMAT={:?}",
             self.nats.describe(),
             self.http_addr,
             self.admin_addr,
             self.request_timeout.as_millis(),
+            self.attempt_timeout.as_millis(),
             self.body_limit,
             self.required_services.join(","),
             self.rate_limit_per_address,

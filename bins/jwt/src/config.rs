@@ -15,6 +15,8 @@ pub struct JwtConfig {
     pub nats: NatsConfig,
     pub database_url: SecretString,
     pub database_max_connections: u32,
+    /// How long a request waits for a database connection before it is a 503.
+    pub database_acquire_timeout: Duration,
     pub token_ttl: Duration,
     pub refresh_ttl: Duration,
     /// A refresh token used again within this time, while its successor is
@@ -92,6 +94,11 @@ impl JwtConfig {
                 "postgres://postgres@127.0.0.1:5432/sms",
             )),
             database_max_connections: config::parsed(source, "DATABASE_MAX_CONNECTIONS", 10)?,
+            database_acquire_timeout: config::duration(
+                source,
+                "DATABASE_ACQUIRE_TIMEOUT",
+                Duration::from_secs(1),
+            )?,
             token_ttl,
             refresh_ttl,
             refresh_reuse_grace: config::duration(
@@ -116,6 +123,13 @@ impl JwtConfig {
             log_format: config::parsed(source, "LOG_FORMAT", LogFormat::Text)?,
             shutdown_grace: config::duration(source, "SHUTDOWN_GRACE", Duration::from_secs(10))?,
         })
+    }
+
+    /// The pool settings, shared by the program and the tests.
+    pub fn pool_options(&self) -> sqlx::postgres::PgPoolOptions {
+        sqlx::postgres::PgPoolOptions::new()
+            .max_connections(self.database_max_connections)
+            .acquire_timeout(self.database_acquire_timeout)
     }
 
     /// The effective settings, secrets masked, for the start-up log line.

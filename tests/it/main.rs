@@ -9,6 +9,7 @@ mod discovery;
 mod external;
 mod issuing;
 mod lifecycle;
+mod operations;
 mod permissions;
 mod rate_limits;
 mod restarts;

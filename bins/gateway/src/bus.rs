@@ -22,7 +22,8 @@ pub async fn call(
     } else {
         Idempotent::Yes
     };
-    request_with_retry(
+    let started = std::time::Instant::now();
+    let reply = request_with_retry(
         &state.client,
         subject,
         trace_headers(&context.request_id, context.traceparent.as_deref()),
@@ -31,5 +32,11 @@ pub async fn call(
         state.config.attempt_timeout,
         idempotent,
     )
-    .await
+    .await;
+    let outcome = match &reply {
+        Ok(_) => "ok",
+        Err(error) => error.error.as_str(),
+    };
+    crate::metrics::nats_request(subject, outcome, started.elapsed());
+    reply
 }

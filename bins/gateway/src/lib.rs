@@ -6,6 +6,7 @@ pub mod bus;
 pub mod config;
 pub mod error;
 pub mod forms;
+pub mod metrics;
 pub mod rate_limit;
 pub mod request_id;
 pub mod routes;
@@ -27,6 +28,7 @@ pub struct AppState {
 
 /// The public router (partners) and the operator router (ADMIN_ADDR).
 pub fn routers(config: GatewayConfig, client: async_nats::Client) -> (Router, Router) {
+    metrics::handle();
     let rate_limits = Arc::new(rate_limit::RateLimits::new(
         config.rate_limit_per_address,
         config.rate_limit_per_partner,

@@ -49,6 +49,7 @@ pub async fn assign(mut request: Request, next: Next) -> Response {
     let started = std::time::Instant::now();
     let mut response = next.run(request).instrument(span.clone()).await;
     let status = response.status().as_u16();
+    crate::metrics::http_request(method.as_str(), &route, status, started.elapsed());
     span.in_scope(|| {
         tracing::info!(
             status,

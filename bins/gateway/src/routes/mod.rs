@@ -5,7 +5,7 @@ mod health;
 mod jwks;
 mod oauth;
 mod register;
-mod registry;
+pub(crate) mod registry;
 mod validate;
 
 use axum::{
@@ -52,6 +52,7 @@ pub fn operator(state: AppState) -> Router {
         .route("/readyz", get(health::readyz))
         .route("/v1/services", get(registry::services))
         .route("/v1/routes", get(registry::routes))
+        .route("/metrics", get(crate::metrics::metrics))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn(request_id::assign))

@@ -76,7 +76,27 @@ pub async fn services(State(state): State<AppState>) -> Json<Value> {
     }
     let list: Vec<Value> = services
         .into_iter()
-        .map(|(name, instances)| json!({"name": name, "instances": instances.len(), "members": instances}))
+        .map(|(name, instances)| {
+            let endpoints = instances
+                .iter()
+                .flat_map(|instance| instance["stats"].as_array().cloned().unwrap_or_default());
+            let (mut requests, mut errors, mut nanos) = (0u64, 0u64, 0u64);
+            for endpoint in endpoints {
+                requests += endpoint["num_requests"].as_u64().unwrap_or(0);
+                errors += endpoint["data"]["errors"].as_u64().unwrap_or(0);
+                nanos += endpoint["processing_time"].as_u64().unwrap_or(0);
+            }
+            let average_ms = if requests == 0 { 0.0 } else { nanos as f64 / requests as f64 / 1e6 };
+            json!({
+                "name": name,
+                "instances": instances.len(),
+                "versions": instances.iter().filter_map(|i| i["version"].as_str()).collect::<std::collections::BTreeSet<_>>(),
+                "requests": requests,
+                "errors": errors,
+                "average_processing_time_ms": average_ms,
+                "members": instances,
+            })
+        })
         .collect();
     Json(json!({ "services": list }))
 }

@@ -1,0 +1,164 @@
+//! What operators see: the registry view and the metrics, on ADMIN_ADDR.
+
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use crate::harness::{self, login, Partner, Stack};
+
+async fn services(stack: &Stack) -> (Value, Duration) {
+    let started = Instant::now();
+    let body: Value = reqwest::get(format!("{}/v1/services", stack.admin))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    (body, started.elapsed())
+}
+
+fn service<'a>(body: &'a Value, name: &str) -> &'a Value {
+    body["services"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|service| service["name"] == name)
+        .unwrap_or(&Value::Null)
+}
+
+#[tokio::test]
+async fn the_registry_lists_every_instance_and_a_wedged_one_does_not_stall_it() {
+    let mut stack = Stack::start().await;
+    stack.start_auth_named("auth-2").await;
+    // A second jwt instance as its own process, so it can be frozen.
+    let jwt = harness::binary("jwt");
+    let frozen = harness::spawn_guarded(
+        &jwt.display().to_string(),
+        &[],
+        &harness::program_env(&stack.env, "jwt"),
+        None,
+    );
+    let partner = stack.create_partner("registry").await;
+    login(&stack.http, &partner).await;
+    let mut listed = 0;
+    for _ in 0..50 {
+        let (body, _) = services(&stack).await;
+        listed = service(&body, "jwt")["instances"].as_u64().unwrap_or(0);
+        if listed == 2 {
+            break;
+        }
+    }
+    assert_eq!(listed, 2, "both jwt instances");
+    let (body, _) = services(&stack).await;
+    let auth = service(&body, "auth");
+    assert_eq!(auth["instances"], 2);
+    assert_eq!(
+        auth["versions"],
+        serde_json::json!([env!("CARGO_PKG_VERSION")])
+    );
+    assert!(auth["requests"].as_u64().unwrap() >= 1, "{auth}");
+    assert!(auth["average_processing_time_ms"].as_f64().unwrap() > 0.0);
+    let endpoints = auth["members"][0]["endpoints"].as_array().unwrap();
+    assert!(endpoints
+        .iter()
+        .any(|endpoint| endpoint["metadata"]["http"] == "POST /v1/auth/token"));
+
+    // SIGSTOP: the frozen instance never answers; the view still comes back
+    // within its window and lists the others.
+    let pid = frozen.child.id().unwrap();
+    let child_pid = String::from_utf8(
+        tokio::process::Command::new("pgrep")
+            .args(["-x", "-P", &pid.to_string(), "jwt"])
+            .output()
+            .await
+            .unwrap()
+            .stdout,
+    )
+    .unwrap();
+    let jwt_pid = child_pid
+        .lines()
+        .find(|line| !line.trim().is_empty())
+        .expect("jwt's pid")
+        .trim()
+        .to_owned();
+    tokio::process::Command::new("kill")
+        .args(["-STOP", &jwt_pid])
+        .status()
+        .await
+        .unwrap();
+    let (body, elapsed) = services(&stack).await;
+    tokio::process::Command::new("kill")
+        .args(["-CONT", &jwt_pid])
+        .status()
+        .await
+        .unwrap();
+    assert!(elapsed < Duration::from_secs(2), "took {elapsed:?}");
+    assert_eq!(service(&body, "jwt")["instances"], 1, "{body}");
+    assert_eq!(service(&body, "auth")["instances"], 2);
+    drop(frozen); // its guard stops the jwt process
+    stack.stop().await;
+}
+
+#[tokio::test]
+async fn metrics_are_prometheus_text_with_routes_statuses_and_service_counters() {
+    let stack = Stack::start().await;
+    let partner = stack.create_partner("metrics").await;
+    assert_eq!(login(&stack.http, &partner).await.0, 200);
+    let wrong = Partner {
+        secret: "Wrong1".into(),
+        ..partner.clone()
+    };
+    assert_eq!(login(&stack.http, &wrong).await.0, 401);
+    let response = reqwest::get(format!("{}/metrics", stack.admin))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let text = response.text().await.unwrap();
+    let scrape = prometheus_parse::Scrape::parse(text.lines().map(|line| Ok(line.to_owned())))
+        .expect("Prometheus text");
+    let sample = |name: &str, labels: &[(&str, &str)]| {
+        scrape.samples.iter().any(|sample| {
+            sample.metric == name
+                && labels
+                    .iter()
+                    .all(|(key, value)| sample.labels.get(key) == Some(*value))
+        })
+    };
+    assert!(
+        sample(
+            "http_requests_total",
+            &[("route", "/v1/auth/token"), ("status", "200")]
+        ),
+        "{text}"
+    );
+    assert!(sample(
+        "http_requests_total",
+        &[("route", "/v1/auth/token"), ("status", "401")]
+    ));
+    assert!(
+        sample(
+            "http_request_duration_seconds_bucket",
+            &[("route", "/v1/auth/token")]
+        ) || sample(
+            "http_request_duration_seconds",
+            &[("route", "/v1/auth/token")]
+        )
+    );
+    assert!(sample(
+        "nats_requests_total",
+        &[("subject", "sms.auth.token"), ("outcome", "ok")]
+    ));
+    assert!(sample(
+        "nats_requests_total",
+        &[("subject", "sms.auth.token"), ("outcome", "invalid_client")]
+    ));
+    assert!(sample(
+        "sms_service_requests_total",
+        &[("service", "auth"), ("endpoint", "token")]
+    ));
+    assert!(sample(
+        "sms_service_errors_total",
+        &[("service", "auth"), ("endpoint", "token")]
+    ));
+    stack.stop().await;
+}

@@ -253,3 +253,38 @@ pub fn decode_reply(subject: &str, message: async_nats::Message) -> Reply {
     error.status = status;
     Err(error)
 }
+
+/// Publishes `subject` (an ADR-32 discovery subject such as `$SRV.INFO`) and
+/// gathers every JSON reply that arrives within `window`: a scatter-gather
+/// that one wedged instance cannot stall.
+pub async fn gather(client: &Client, subject: &str, window: Duration) -> Vec<serde_json::Value> {
+    use futures::StreamExt;
+    let inbox = client.new_inbox();
+    let Ok(mut replies) = client.subscribe(inbox.clone()).await else {
+        return Vec::new();
+    };
+    if client
+        .publish_with_reply(subject.to_owned(), inbox, Bytes::new())
+        .await
+        .is_err()
+    {
+        return Vec::new();
+    }
+    let mut answers = Vec::new();
+    let deadline = tokio::time::sleep(window);
+    tokio::pin!(deadline);
+    loop {
+        tokio::select! {
+            reply = replies.next() => match reply {
+                Some(message) => {
+                    if let Ok(value) = serde_json::from_slice(&message.payload) {
+                        answers.push(value);
+                    }
+                }
+                None => break,
+            },
+            () = &mut deadline => break,
+        }
+    }
+    answers
+}

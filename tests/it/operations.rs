@@ -162,3 +162,61 @@ async fn metrics_are_prometheus_text_with_routes_statuses_and_service_counters()
     ));
     stack.stop().await;
 }
+
+/// Runs the compiled smsctl as the admin user of `stack`.
+async fn smsctl(stack: &Stack, args: &[&str]) -> (bool, String) {
+    let output = tokio::process::Command::new(harness::binary("smsctl"))
+        .args(args)
+        .env_clear()
+        .envs(harness::program_env(&stack.env, "admin"))
+        .current_dir(std::env::temp_dir())
+        .output()
+        .await
+        .expect("smsctl runs (cargo build --bins first)");
+    (
+        output.status.success(),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+    )
+}
+
+#[tokio::test]
+async fn smsctl_manages_partners_and_shows_the_services() {
+    let stack = Stack::start().await;
+    let (ok, created) = smsctl(&stack, &["partner", "create", "--name", "Acme", "--json"]).await;
+    assert!(ok, "{created}");
+    let created: Value = serde_json::from_str(created.trim()).expect("one JSON object");
+    let partner = Partner {
+        number: created["partnerNumber"].as_u64().unwrap() as u32,
+        uuid: created["partnerUuid"].as_str().unwrap().to_owned(),
+        secret: created["partnerSecret"].as_str().unwrap().to_owned(),
+    };
+    assert_eq!(login(&stack.http, &partner).await.0, 200);
+    let (ok, listed) = smsctl(&stack, &["partner", "list"]).await;
+    assert!(
+        ok && listed.contains(&partner.number.to_string()) && listed.contains("Acme"),
+        "{listed}"
+    );
+    let (ok, _) = smsctl(&stack, &["partner", "disable", &partner.number.to_string()]).await;
+    assert!(ok);
+    assert_eq!(login(&stack.http, &partner).await.0, 401);
+    let (ok, ls) = smsctl(&stack, &["services", "ls"]).await;
+    assert!(ok && ls.contains("auth") && ls.contains("jwt"), "{ls}");
+    let (ok, stats) = smsctl(&stack, &["services", "stats", "auth", "--json"]).await;
+    assert!(ok);
+    let stats: Value = serde_json::from_str(stats.trim()).unwrap();
+    let token = stats[0]["endpoints"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["name"] == "token")
+        .unwrap();
+    assert!(token["num_requests"].as_u64().unwrap() >= 2);
+    let (ok, info) = smsctl(&stack, &["services", "info", "jwt"]).await;
+    assert!(
+        ok && info.contains("sms.jwt.validate") && info.contains("POST /v1/auth/introspect"),
+        "{info}"
+    );
+    let (ok, keys) = smsctl(&stack, &["keys", "list", "--json"]).await;
+    assert!(ok && keys.contains("\"status\":\"active\""), "{keys}");
+    stack.stop().await;
+}

@@ -35,6 +35,30 @@ enum Command {
     /// Signing keys.
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// The registry: services and instances, as `nats micro ls|info|stats` shows them.
+    #[command(subcommand)]
+    Services(ServicesCommand),
+}
+
+#[derive(Subcommand)]
+enum ServicesCommand {
+    /// Every instance of every service.
+    Ls {
+        #[arg(long)]
+        json: bool,
+    },
+    /// One service's instances and endpoints.
+    Info {
+        name: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Requests, errors and average time per endpoint and instance.
+    Stats {
+        name: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -142,6 +166,90 @@ fn print_partner(partner: &PartnerView, as_json: bool) {
     }
 }
 
+/// How long to wait for every instance's answer.
+const DISCOVERY_WINDOW: std::time::Duration = std::time::Duration::from_millis(500);
+
+async fn services(client: &async_nats::Client, command: ServicesCommand) {
+    let (verb, name, as_json) = match &command {
+        ServicesCommand::Ls { json } => ("INFO", None, *json),
+        ServicesCommand::Info { name, json } => ("INFO", Some(name.as_str()), *json),
+        ServicesCommand::Stats { name, json } => ("STATS", name.as_deref(), *json),
+    };
+    let subject = match name {
+        Some(name) => format!("$SRV.{verb}.{name}"),
+        None => format!("$SRV.{verb}"),
+    };
+    let mut replies = common::nats::gather(client, &subject, DISCOVERY_WINDOW).await;
+    replies.sort_by_key(|reply| (reply["name"].to_string(), reply["id"].to_string()));
+    if as_json {
+        println!("{}", serde_json::Value::Array(replies));
+        return;
+    }
+    let text = |value: &serde_json::Value| value.as_str().unwrap_or("-").to_owned();
+    match command {
+        ServicesCommand::Ls { .. } => {
+            println!("{:<8} {:<9} {:<24} DESCRIPTION", "NAME", "VERSION", "ID");
+            for reply in &replies {
+                println!(
+                    "{:<8} {:<9} {:<24} {}",
+                    text(&reply["name"]),
+                    text(&reply["version"]),
+                    text(&reply["id"]),
+                    text(&reply["description"])
+                );
+            }
+        }
+        ServicesCommand::Info { .. } => {
+            for reply in &replies {
+                println!(
+                    "{} {} ({})  {}",
+                    text(&reply["name"]),
+                    text(&reply["version"]),
+                    text(&reply["id"]),
+                    text(&reply["description"])
+                );
+                for endpoint in reply["endpoints"].as_array().into_iter().flatten() {
+                    let route = text(&endpoint["metadata"]["http"]);
+                    println!(
+                        "  {:<24} {:<34} queue {:<3} {}",
+                        text(&endpoint["name"]),
+                        text(&endpoint["subject"]),
+                        text(&endpoint["queue_group"]),
+                        route
+                    );
+                }
+            }
+        }
+        ServicesCommand::Stats { .. } => {
+            println!(
+                "{:<8} {:<24} {:<24} {:>9} {:>7} {:>10}",
+                "NAME", "ID", "ENDPOINT", "REQUESTS", "ERRORS", "AVG MS"
+            );
+            for reply in &replies {
+                for endpoint in reply["endpoints"].as_array().into_iter().flatten() {
+                    let average_ms =
+                        endpoint["average_processing_time"].as_f64().unwrap_or(0.0) / 1e6;
+                    println!(
+                        "{:<8} {:<24} {:<24} {:>9} {:>7} {:>10.2}",
+                        text(&reply["name"]),
+                        text(&reply["id"]),
+                        text(&endpoint["name"]),
+                        endpoint["num_requests"].as_u64().unwrap_or(0),
+                        endpoint["data"]["errors"].as_u64().unwrap_or(0),
+                        average_ms
+                    );
+                }
+            }
+        }
+    }
+    if replies.is_empty() {
+        eprintln!(
+            "smsctl: no service answered {subject} within {} ms",
+            DISCOVERY_WINDOW.as_millis()
+        );
+    }
+}
+
 async fn keys(
     client: &async_nats::Client,
     command: KeysCommand,
@@ -216,6 +324,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Keys(command) => {
             keys(&client, command).await.map_err(failed)?;
             client.flush().await.context("cannot flush NATS")?;
+            return Ok(());
+        }
+        Command::Services(command) => {
+            services(&client, command).await;
             return Ok(());
         }
         Command::Migrate => return Ok(()),

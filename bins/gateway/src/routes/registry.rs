@@ -4,7 +4,6 @@
 use std::{collections::BTreeMap, time::Duration};
 
 use axum::{extract::State, Json};
-use futures::StreamExt;
 use serde_json::{json, Value};
 
 use crate::AppState;
@@ -12,36 +11,9 @@ use crate::AppState;
 /// How long to listen for answers; a wedged instance cannot stall us longer.
 const WINDOW: Duration = Duration::from_millis(500);
 
-/// Publishes `subject` and gathers every reply that arrives within `WINDOW`.
+/// Every reply to `subject` within the window.
 pub async fn gather(client: &async_nats::Client, subject: &str) -> Vec<Value> {
-    let inbox = client.new_inbox();
-    let Ok(mut replies) = client.subscribe(inbox.clone()).await else {
-        return Vec::new();
-    };
-    if client
-        .publish_with_reply(subject.to_owned(), inbox, bytes::Bytes::new())
-        .await
-        .is_err()
-    {
-        return Vec::new();
-    }
-    let mut answers = Vec::new();
-    let deadline = tokio::time::sleep(WINDOW);
-    tokio::pin!(deadline);
-    loop {
-        tokio::select! {
-            reply = replies.next() => match reply {
-                Some(message) => {
-                    if let Ok(value) = serde_json::from_slice::<Value>(&message.payload) {
-                        answers.push(value);
-                    }
-                }
-                None => break,
-            },
-            () = &mut deadline => break,
-        }
-    }
-    answers
+    common::nats::gather(client, subject, WINDOW).await
 }
 
 /// `GET /v1/services`: instances, version, endpoints and stats per service.

@@ -4,6 +4,8 @@ use std::{collections::HashMap, time::Duration};
 
 use crate::harness::{self, binary, fresh_database, stack_env, start_nats, Options};
 
+const TRACEPARENT: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+
 async fn terminate(process: &mut harness::Guarded, name: &str) {
     let pid = process.child.id().expect("running");
     let sent = tokio::process::Command::new("kill")
@@ -56,6 +58,7 @@ async fn the_compiled_programs_serve_a_login_and_stop_cleanly_on_sigterm() {
     let response = reqwest::Client::new()
         .post(format!("{http}/v1/auth/token"))
         .header("X-Request-Id", &request_id)
+        .header("traceparent", TRACEPARENT)
         .basic_auth(partner.number, Some(&partner.secret))
         .form(&[("grant_type", "client_credentials")])
         .send()
@@ -90,6 +93,10 @@ async fn the_compiled_programs_serve_a_login_and_stop_cleanly_on_sigterm() {
     );
     for name in ["gateway", "auth", "jwt"] {
         let log = std::fs::read_to_string(logs.join(format!("{name}.log"))).unwrap();
+        assert!(
+            name == "gateway" || log.contains(TRACEPARENT),
+            "the traceparent did not reach the {name} log"
+        );
         assert!(
             log.contains(&request_id),
             "the request id did not reach the {name} log"

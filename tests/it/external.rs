@@ -609,3 +609,40 @@ async fn jwks_lists_an_ed25519_signing_key() {
         "private part published: {jwks}"
     );
 }
+
+#[tokio::test]
+async fn cors_answers_the_configured_origin_only() {
+    if std::env::var("SMS_GATEWAY_URL").is_ok() {
+        return; // the origin list is the harness's; a stack of its own has its own
+    }
+    let preflight = |origin: &'static str| async move {
+        reqwest::Client::new()
+            .request(
+                reqwest::Method::OPTIONS,
+                format!("{}/v1/auth/token", target().http),
+            )
+            .header("Origin", origin)
+            .header("Access-Control-Request-Method", "POST")
+            .header(
+                "Access-Control-Request-Headers",
+                "authorization, content-type",
+            )
+            .send()
+            .await
+            .unwrap()
+    };
+    let allowed = preflight("https://partners.example").await;
+    assert_eq!(
+        allowed.headers()["access-control-allow-origin"],
+        "https://partners.example"
+    );
+    assert!(allowed.headers()["access-control-allow-methods"]
+        .to_str()
+        .unwrap()
+        .contains("POST"));
+    let refused = preflight("https://evil.example").await;
+    assert!(refused
+        .headers()
+        .get("access-control-allow-origin")
+        .is_none());
+}

@@ -376,6 +376,10 @@ pub fn stack_env(nats: &Nats, database: &Database, options: &Options) -> HashMap
             "RATE_LIMIT_PER_PARTNER".to_owned(),
             options.rate_limit_per_partner.to_owned(),
         ),
+        (
+            "CORS_ALLOWED_ORIGINS".to_owned(),
+            "https://partners.example".to_owned(),
+        ),
         ("SHUTDOWN_GRACE".to_owned(), "5".to_owned()),
         ("HTTP_ADDR".to_owned(), "127.0.0.1:0".to_owned()),
         ("ADMIN_ADDR".to_owned(), "127.0.0.1:0".to_owned()),

@@ -22,6 +22,9 @@ pub struct GatewayConfig {
     /// Services `/readyz` requires to answer a PING.
     pub required_services: Vec<String>,
     pub log_format: LogFormat,
+    /// Origins browsers may call the public API from (`CORS_ALLOWED_ORIGINS`,
+    /// comma-separated, `*` for any); none by default.
+    pub cors_allowed_origins: Vec<String>,
     /// Requests per second from one client address (also the burst).
     pub rate_limit_per_address: std::num::NonZeroU32,
     /// Logins per second for one partner (also the burst).
@@ -57,6 +60,12 @@ impl GatewayConfig {
                 .map(str::to_owned)
                 .collect(),
             log_format: config::parsed(source, "LOG_FORMAT", LogFormat::Text)?,
+            cors_allowed_origins: config::string(source, "CORS_ALLOWED_ORIGINS", "")
+                .split(',')
+                .map(str::trim)
+                .filter(|origin| !origin.is_empty())
+                .map(str::to_owned)
+                .collect(),
             rate_limit_per_address: config::parsed(
                 source,
                 "RATE_LIMIT_PER_ADDRESS",
@@ -73,7 +82,7 @@ impl GatewayConfig {
     /// The effective settings, secrets masked, for the start-up log line.
     pub fn describe(&self) -> String {
         format!(
-            "{} HTTP_ADDR={} ADMIN_ADDR={} REQUEST_TIMEOUT={}ms ATTEMPT_TIMEOUT={}ms BODY_LIMIT={} REQUIRED_SERVICES={} RATE_LIMIT_PER_ADDRESS={}/s RATE_LIMIT_PER_PARTNER={}/s LOG_FORMAT={:?}",
+            "{} HTTP_ADDR={} ADMIN_ADDR={} REQUEST_TIMEOUT={}ms ATTEMPT_TIMEOUT={}ms BODY_LIMIT={} REQUIRED_SERVICES={} CORS_ALLOWED_ORIGINS={} RATE_LIMIT_PER_ADDRESS={}/s RATE_LIMIT_PER_PARTNER={}/s LOG_FORMAT={:?}",
             self.nats.describe(),
             self.http_addr,
             self.admin_addr,
@@ -81,6 +90,7 @@ impl GatewayConfig {
             self.attempt_timeout.as_millis(),
             self.body_limit,
             self.required_services.join(","),
+            self.cors_allowed_origins.join(","),
             self.rate_limit_per_address,
             self.rate_limit_per_partner,
             self.log_format

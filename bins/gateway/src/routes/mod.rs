@@ -42,7 +42,39 @@ pub fn public(state: AppState) -> Router {
             rate_limit::per_address,
         ))
         .layer(middleware::from_fn(request_id::assign))
+        .layer(cors(&state.config.cors_allowed_origins))
         .with_state(state)
+}
+
+/// CORS for the public API: only the configured origins, the methods and
+/// headers the API uses, and the headers a browser client needs to read.
+fn cors(origins: &[String]) -> tower_http::cors::CorsLayer {
+    use axum::http::{HeaderName, Method};
+    use tower_http::cors::{AllowOrigin, CorsLayer};
+    let allow_origin = if origins.iter().any(|origin| origin == "*") {
+        AllowOrigin::any()
+    } else {
+        AllowOrigin::list(
+            origins
+                .iter()
+                .filter_map(|origin| HeaderValue::from_str(origin).ok()),
+        )
+    };
+    CorsLayer::new()
+        .allow_origin(allow_origin)
+        .allow_methods([Method::GET, Method::POST])
+        .allow_headers([
+            header::AUTHORIZATION,
+            header::CONTENT_TYPE,
+            HeaderName::from_static("x-request-id"),
+        ])
+        .expose_headers([
+            HeaderName::from_static("x-request-id"),
+            header::RETRY_AFTER,
+            HeaderName::from_static("x-ratelimit-limit"),
+            HeaderName::from_static("x-ratelimit-remaining"),
+        ])
+        .max_age(std::time::Duration::from_secs(600))
 }
 
 /// Routes for operators.

@@ -32,7 +32,8 @@ compose-check:
 	        SMS_NATS_GATEWAY_PASSWORD=$${SMS_NATS_GATEWAY_PASSWORD:-unset} \
 	        SMS_NATS_AUTH_PASSWORD=$${SMS_NATS_AUTH_PASSWORD:-unset} \
 	        SMS_NATS_JWT_PASSWORD=$${SMS_NATS_JWT_PASSWORD:-unset} \
-	        SMS_NATS_ADMIN_PASSWORD=$${SMS_NATS_ADMIN_PASSWORD:-unset}; \
+	        SMS_NATS_ADMIN_PASSWORD=$${SMS_NATS_ADMIN_PASSWORD:-unset} \
+	        SMS_NATS_EXTENSION_PASSWORD=$${SMS_NATS_EXTENSION_PASSWORD:-unset}; \
 	if command -v docker-compose >/dev/null 2>&1; then \
 	    docker-compose -f compose.yaml config -q && echo "compose.yaml: ok (docker-compose)"; \
 	elif docker compose version >/dev/null 2>&1; then \

@@ -323,7 +323,8 @@ tcp_open 127.0.0.1 "$NATS_PORT" || die "nats-server does not accept connections 
 
 # Each program gets its own NATS user and only the keys it needs.
 ALL_SECRETS=(SIGNING_KEY_ENCRYPTION_KEY REFRESH_TOKEN_KEY PARTNER_SECRET_PEPPER
-    SMS_NATS_GATEWAY_PASSWORD SMS_NATS_AUTH_PASSWORD SMS_NATS_JWT_PASSWORD SMS_NATS_ADMIN_PASSWORD)
+    SMS_NATS_GATEWAY_PASSWORD SMS_NATS_AUTH_PASSWORD SMS_NATS_JWT_PASSWORD SMS_NATS_ADMIN_PASSWORD
+    SMS_NATS_EXTENSION_PASSWORD)
 program_env() {
     local user="$1" keep=("${@:2}") unset_args=() variable password_variable
     for variable in "${ALL_SECRETS[@]}"; do

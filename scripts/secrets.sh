@@ -3,7 +3,7 @@
 #   SIGNING_KEY_ENCRYPTION_KEY  base64 of 32 random bytes (jwt)
 #   REFRESH_TOKEN_KEY           base64 of 32 random bytes (jwt)
 #   PARTNER_SECRET_PEPPER       base64 of 32 random bytes (auth)
-#   SMS_NATS_{GATEWAY,AUTH,JWT,ADMIN}_PASSWORD  the NATS users' passwords
+#   SMS_NATS_{GATEWAY,AUTH,JWT,ADMIN,EXTENSION}_PASSWORD  the NATS users' passwords
 # An existing file is left alone: the keys must survive restarts, or jwt
 # cannot unseal the signing key it stored in Postgres and the stored partner
 # secret hashes no longer match. Deleting the file means dropping the database.
@@ -38,7 +38,7 @@ fi
 
 # NATS passwords, one per user of nats/nats-server.conf; added to older
 # files too. Unlike the keys above they may change freely.
-for user in GATEWAY AUTH JWT ADMIN; do
+for user in GATEWAY AUTH JWT ADMIN EXTENSION; do
     variable="SMS_NATS_${user}_PASSWORD"
     if ! grep -q "^$variable=" "$file"; then
         echo "$variable=$(password)" >> "$file"

@@ -116,15 +116,21 @@ impl NatsConfig {
 /// Permission violations the server reported to this process's connections.
 static DENIALS: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
 
-/// Subscription denials reported so far (the server reports them
-/// asynchronously, after the subscribe call has returned).
-pub fn subscription_denials() -> Vec<String> {
+/// Subscription denials reported so far that name one of `subjects` (the
+/// server reports them asynchronously, after the subscribe call returned;
+/// the subject keeps one service's denials from failing another's start).
+pub fn subscription_denials(subjects: &[String]) -> Vec<String> {
     DENIALS
         .lock()
         .map(|denials| {
             denials
                 .iter()
                 .filter(|denial| denial.contains("Subscription"))
+                .filter(|denial| {
+                    subjects
+                        .iter()
+                        .any(|subject| denial.contains(&format!("\"{subject}")))
+                })
                 .cloned()
                 .collect()
         })

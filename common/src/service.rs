@@ -107,7 +107,16 @@ pub async fn serve<H: Handler>(
     // a denied subscription is reported before the flush's PONG.
     client.flush().await?;
     tokio::time::sleep(Duration::from_millis(100)).await;
-    let denials = crate::nats::subscription_denials();
+    let mut ours: Vec<String> = spec
+        .endpoints
+        .iter()
+        .map(|endpoint| endpoint.subject.to_owned())
+        .collect();
+    for verb in ["PING", "INFO", "STATS"] {
+        ours.push(format!("$SRV.{verb}.{}", spec.name));
+        ours.push(format!("$SRV.{verb}\"")); // the bare verb, exactly
+    }
+    let denials = crate::nats::subscription_denials(&ours);
     if !denials.is_empty() {
         anyhow::bail!(
             "NATS refused this service's subscriptions ({}): its NATS user lacks the permissions in nats/nats-server.conf",

@@ -107,7 +107,7 @@ exit $status"#;
 }
 
 /// The NATS users of `nats/nats-server.conf`.
-pub const NATS_USERS: [&str; 4] = ["gateway", "auth", "jwt", "admin"];
+pub const NATS_USERS: [&str; 5] = ["gateway", "auth", "jwt", "admin", "extension"];
 
 /// The environment variable holding `user`'s NATS password.
 pub fn password_variable(user: &str) -> String {

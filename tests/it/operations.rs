@@ -220,3 +220,118 @@ async fn smsctl_manages_partners_and_shows_the_services() {
     assert!(ok && keys.contains("\"status\":\"active\""), "{keys}");
     stack.stop().await;
 }
+
+/// A new service, unknown to the gateway: it echoes what it gets.
+struct Echo;
+
+impl common::service::Handler for Echo {
+    async fn handle(
+        &self,
+        request: common::service::Incoming,
+    ) -> Result<bytes::Bytes, common::ServiceError> {
+        let body: Value = common::service::decode(&request.payload)?;
+        common::service::encode(
+            &serde_json::json!({"echo": body, "request_id": request.request_id}),
+        )
+    }
+}
+
+#[tokio::test]
+async fn a_route_announced_by_a_new_service_appears_in_the_table_and_serves_traffic() {
+    let stack = Stack::start().await;
+    let spec = common::service::ServiceSpec {
+        name: "echo",
+        version: "1.0.0",
+        description: "Echoes its request",
+        endpoints: vec![common::service::EndpointSpec {
+            name: "echo",
+            subject: "sms.ext.echo",
+            // It also claims a built-in route: built-in routes win.
+            metadata: &[
+                ("http", "POST /v1/echo, POST /v1/auth/token"),
+                ("timeout_ms", "2000"),
+            ],
+        }],
+    };
+    let client = stack.nats.connect("extension").await;
+    let stop = tokio_util::sync::CancellationToken::new();
+    let token = stop.clone();
+    let service = tokio::spawn(common::service::serve(
+        client,
+        spec,
+        std::sync::Arc::new(Echo),
+        async move { token.cancelled().await },
+        Duration::from_secs(2),
+    ));
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    let response = reqwest::Client::new()
+        .post(format!("{}/v1/echo", stack.http))
+        .header("X-Request-Id", "echo-1")
+        .json(&serde_json::json!({"hello": "world"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(
+        body,
+        serde_json::json!({"echo": {"hello": "world"}, "request_id": "echo-1"})
+    );
+
+    let routes: Value = reqwest::get(format!("{}/v1/routes", stack.admin))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let routes = routes["routes"].as_array().unwrap();
+    let echo = routes
+        .iter()
+        .find(|route| route["path"] == "/v1/echo")
+        .expect("the echo route");
+    assert_eq!(echo["source"], "registry");
+    assert_eq!(echo["subject"], "sms.ext.echo");
+    assert_eq!(echo["service"], "echo");
+    let token_routes: Vec<&Value> = routes
+        .iter()
+        .filter(|route| route["path"] == "/v1/auth/token")
+        .collect();
+    assert_eq!(token_routes.len(), 1);
+    assert_eq!(token_routes[0]["source"], "built-in");
+    assert!(routes
+        .iter()
+        .all(|route| route["subject"].as_str().unwrap().starts_with("sms.")));
+
+    // A wrong method on a discovered route is 405; an unknown one 404.
+    let get = reqwest::get(format!("{}/v1/echo", stack.http))
+        .await
+        .unwrap();
+    assert_eq!(get.status(), 405);
+    stop.cancel();
+    service.await.unwrap().unwrap();
+    stack.stop().await;
+}
+
+#[tokio::test]
+async fn unknown_routes_under_the_oauth_prefix_answer_in_the_oauth_shape() {
+    let stack = Stack::start().await;
+    let missing: Value = reqwest::Client::new()
+        .post(format!("{}/v1/auth/nope", stack.http))
+        .json(&serde_json::json!({}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(missing["error"], "not_found");
+    assert!(missing["error_description"].is_string());
+    let wrong_method = reqwest::get(format!("{}/v1/auth/token", stack.http))
+        .await
+        .unwrap();
+    assert_eq!(wrong_method.status(), 405);
+    let body: Value = wrong_method.json().await.unwrap();
+    assert!(body["error_description"].is_string(), "{body}");
+    stack.stop().await;
+}

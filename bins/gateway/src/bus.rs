@@ -9,7 +9,8 @@ use common::{
 
 use crate::{request_id::RequestContext, AppState};
 
-/// Sends `payload` to `subject` and returns the reply body or the service error.
+/// Sends `payload` to a built-in route's `subject` and returns the reply
+/// body or the service error.
 pub async fn call(
     state: &AppState,
     context: &RequestContext,
@@ -22,13 +23,33 @@ pub async fn call(
     } else {
         Idempotent::Yes
     };
+    call_within(
+        state,
+        context,
+        subject,
+        payload,
+        state.config.request_timeout,
+        idempotent,
+    )
+    .await
+}
+
+/// As [`call`], with the route's own time-out and idempotency.
+pub async fn call_within(
+    state: &AppState,
+    context: &RequestContext,
+    subject: &str,
+    payload: Bytes,
+    timeout: std::time::Duration,
+    idempotent: Idempotent,
+) -> Result<Bytes, ServiceError> {
     let started = std::time::Instant::now();
     let reply = request_with_retry(
         &state.client,
         subject,
         trace_headers(&context.request_id, context.traceparent.as_deref()),
         payload,
-        state.config.request_timeout,
+        timeout,
         state.config.attempt_timeout,
         idempotent,
     )

@@ -22,6 +22,10 @@ pub struct GatewayConfig {
     /// Services `/readyz` requires to answer a PING.
     pub required_services: Vec<String>,
     pub log_format: LogFormat,
+    /// Routes pinned to subjects (`STATIC_ROUTES`); they win over the registry.
+    pub static_routes: Vec<crate::routes::discovered::Route>,
+    /// How often the registry is read for routes.
+    pub route_refresh: Duration,
     /// Origins browsers may call the public API from (`CORS_ALLOWED_ORIGINS`,
     /// comma-separated, `*` for any); none by default.
     pub cors_allowed_origins: Vec<String>,
@@ -60,6 +64,16 @@ impl GatewayConfig {
                 .map(str::to_owned)
                 .collect(),
             log_format: config::parsed(source, "LOG_FORMAT", LogFormat::Text)?,
+            static_routes: crate::routes::discovered::parse_static(&config::string(
+                source,
+                "STATIC_ROUTES",
+                "",
+            ))
+            .map_err(|problem| ConfigError {
+                name: "STATIC_ROUTES".into(),
+                problem,
+            })?,
+            route_refresh: config::duration(source, "ROUTE_REFRESH", Duration::from_secs(10))?,
             cors_allowed_origins: config::string(source, "CORS_ALLOWED_ORIGINS", "")
                 .split(',')
                 .map(str::trim)
@@ -82,7 +96,7 @@ impl GatewayConfig {
     /// The effective settings, secrets masked, for the start-up log line.
     pub fn describe(&self) -> String {
         format!(
-            "{} HTTP_ADDR={} ADMIN_ADDR={} REQUEST_TIMEOUT={}ms ATTEMPT_TIMEOUT={}ms BODY_LIMIT={} REQUIRED_SERVICES={} CORS_ALLOWED_ORIGINS={} RATE_LIMIT_PER_ADDRESS={}/s RATE_LIMIT_PER_PARTNER={}/s LOG_FORMAT={:?}",
+            "{} HTTP_ADDR={} ADMIN_ADDR={} REQUEST_TIMEOUT={}ms ATTEMPT_TIMEOUT={}ms BODY_LIMIT={} REQUIRED_SERVICES={} STATIC_ROUTES={} ROUTE_REFRESH={}s CORS_ALLOWED_ORIGINS={} RATE_LIMIT_PER_ADDRESS={}/s RATE_LIMIT_PER_PARTNER={}/s LOG_FORMAT={:?}",
             self.nats.describe(),
             self.http_addr,
             self.admin_addr,
@@ -90,6 +104,8 @@ impl GatewayConfig {
             self.attempt_timeout.as_millis(),
             self.body_limit,
             self.required_services.join(","),
+            self.static_routes.len(),
+            self.route_refresh.as_secs(),
             self.cors_allowed_origins.join(","),
             self.rate_limit_per_address,
             self.rate_limit_per_partner,

@@ -24,6 +24,7 @@ pub struct AppState {
     pub client: async_nats::Client,
     pub config: Arc<GatewayConfig>,
     pub rate_limits: Arc<rate_limit::RateLimits>,
+    pub routes: Arc<routes::discovered::RouteTable>,
 }
 
 /// The public router (partners) and the operator router (ADMIN_ADDR).
@@ -45,10 +46,27 @@ pub fn routers(config: GatewayConfig, client: async_nats::Client) -> (Router, Ro
             }
         }
     });
+    let routes = Arc::new(routes::discovered::RouteTable::new(
+        config.static_routes.clone(),
+    ));
+    // The registry is read again every ROUTE_REFRESH, and on a miss.
+    let refresher = Arc::downgrade(&routes);
+    let (refresh_client, every) = (client.clone(), config.route_refresh);
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(every);
+        loop {
+            tick.tick().await;
+            match refresher.upgrade() {
+                Some(routes) => routes.refresh(&refresh_client).await,
+                None => break,
+            }
+        }
+    });
     let state = AppState {
         client,
         config: Arc::new(config),
         rate_limits,
+        routes,
     };
     (routes::public(state.clone()), routes::operator(state))
 }

@@ -1,6 +1,7 @@
 //! The HTTP routes. Public ones face partners; operator ones listen on
 //! `ADMIN_ADDR` only.
 
+pub mod discovered;
 mod health;
 mod jwks;
 mod oauth;
@@ -35,7 +36,7 @@ pub fn public(state: AppState) -> Router {
         .route("/.well-known/jwks.json", get(jwks::jwks))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
-        .fallback(not_found)
+        .fallback(discovered::forward)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn_with_state(
             state.clone(),
@@ -91,9 +92,18 @@ pub fn operator(state: AppState) -> Router {
         .with_state(state)
 }
 
-async fn not_found(context: RequestContext) -> ApiError {
+/// OAuth2 routes answer in the OAuth2 error shape, even for 404 and 405.
+pub(crate) fn style_of(uri: &axum::http::Uri) -> Style {
+    if uri.path().starts_with("/v1/auth/") {
+        Style::OAuth
+    } else {
+        Style::Plain
+    }
+}
+
+async fn not_found(context: RequestContext, uri: axum::http::Uri) -> ApiError {
     ApiError::new(
-        Style::Plain,
+        style_of(&uri),
         &context.request_id,
         404,
         "not_found",
@@ -101,9 +111,9 @@ async fn not_found(context: RequestContext) -> ApiError {
     )
 }
 
-async fn method_not_allowed(context: RequestContext) -> ApiError {
+async fn method_not_allowed(context: RequestContext, uri: axum::http::Uri) -> ApiError {
     ApiError::new(
-        Style::Plain,
+        style_of(&uri),
         &context.request_id,
         405,
         "method_not_allowed",

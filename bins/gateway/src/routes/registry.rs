@@ -73,15 +73,11 @@ pub async fn services(State(state): State<AppState>) -> Json<Value> {
     Json(json!({ "services": list }))
 }
 
-/// `GET /v1/routes`: the gateway's route table.
-pub async fn routes() -> Json<Value> {
-    Json(json!({ "routes": [
-        {"method": "POST", "path": "/auth/register", "subject": common::subjects::AUTH_REGISTER},
-        {"method": "POST", "path": "/v1/auth/token", "subject": common::subjects::AUTH_TOKEN},
-        {"method": "POST", "path": "/v1/auth/refresh", "subject": common::subjects::JWT_REFRESH},
-        {"method": "POST", "path": "/v1/auth/introspect", "subject": common::subjects::JWT_VALIDATE},
-        {"method": "POST", "path": "/v1/auth/revoke", "subject": common::subjects::JWT_REVOKE},
-        {"method": "GET", "path": "/validate/token", "subject": common::subjects::JWT_VALIDATE},
-        {"method": "GET", "path": "/.well-known/jwks.json", "subject": common::subjects::JWT_JWKS},
-    ]}))
+/// `GET /v1/routes`: the live route table (built-in, static, registry).
+pub async fn routes(State(state): State<AppState>) -> Json<Value> {
+    state
+        .routes
+        .refresh_if_older(&state.client, Duration::from_secs(1))
+        .await;
+    Json(json!({ "routes": state.routes.all() }))
 }

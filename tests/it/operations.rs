@@ -335,3 +335,73 @@ async fn unknown_routes_under_the_oauth_prefix_answer_in_the_oauth_shape() {
     assert!(body["error_description"].is_string(), "{body}");
     stack.stop().await;
 }
+
+/// A service that answers after `delay`.
+struct Slow(Duration);
+
+impl common::service::Handler for Slow {
+    async fn handle(
+        &self,
+        _request: common::service::Incoming,
+    ) -> Result<bytes::Bytes, common::ServiceError> {
+        tokio::time::sleep(self.0).await;
+        Ok(bytes::Bytes::from_static(b"{}"))
+    }
+}
+
+#[tokio::test]
+async fn a_route_past_its_time_out_is_504_and_a_missing_service_makes_readyz_503() {
+    let mut stack = Stack::start().await;
+    let spec = common::service::ServiceSpec {
+        name: "slow",
+        version: "1.0.0",
+        description: "Answers late",
+        endpoints: vec![common::service::EndpointSpec {
+            name: "slow",
+            subject: "sms.ext.slow",
+            metadata: &[("http", "POST /v1/slow"), ("timeout_ms", "300")],
+        }],
+    };
+    let client = stack.nats.connect("extension").await;
+    let stop = tokio_util::sync::CancellationToken::new();
+    let token = stop.clone();
+    let service = tokio::spawn(common::service::serve(
+        client,
+        spec,
+        std::sync::Arc::new(Slow(Duration::from_millis(1500))),
+        async move { token.cancelled().await },
+        Duration::from_secs(3),
+    ));
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let started = Instant::now();
+    let response = reqwest::Client::new()
+        .post(format!("{}/v1/slow", stack.http))
+        .json(&serde_json::json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 504);
+    assert!(
+        started.elapsed() < Duration::from_millis(1400),
+        "the route's own time-out: {:?}",
+        started.elapsed()
+    );
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["error"], "timeout");
+    stop.cancel();
+    service.await.unwrap().unwrap();
+
+    stack.stop_program("jwt").await;
+    let ready = reqwest::get(format!("{}/readyz", stack.http))
+        .await
+        .unwrap();
+    assert_eq!(ready.status(), 503);
+    assert!(ready.headers().contains_key("retry-after"));
+    let body: Value = ready.json().await.unwrap();
+    assert_eq!(body["missing"], serde_json::json!(["jwt"]));
+    let alive = reqwest::get(format!("{}/healthz", stack.http))
+        .await
+        .unwrap();
+    assert_eq!(alive.status(), 200, "the process itself is fine");
+    stack.stop().await;
+}

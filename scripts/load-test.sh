@@ -29,7 +29,7 @@ LUA
 cat >"$work/validate.lua" <<LUA
 wrk.headers["Authorization"] = "Bearer $token"
 LUA
-: >"$work/none.lua"
+: >"$work/jwks.lua"
 for run in "login /v1/auth/token" "validate /validate/token" "jwks /.well-known/jwks.json"; do
     set -- $run
     echo "== $1: wrk -t2 -c$connections -d${seconds}s $gateway$2"

@@ -2,28 +2,12 @@
 
 use std::time::Duration;
 
-use futures::StreamExt;
 use serde_json::Value;
 
 use crate::harness::Stack;
 
 async fn gather(client: &async_nats::Client, subject: &str) -> Vec<Value> {
-    let inbox = client.new_inbox();
-    let mut replies = client.subscribe(inbox.clone()).await.unwrap();
-    client
-        .publish_with_reply(subject.to_owned(), inbox, bytes::Bytes::new())
-        .await
-        .unwrap();
-    let mut answers = Vec::new();
-    let deadline = tokio::time::sleep(Duration::from_millis(500));
-    tokio::pin!(deadline);
-    loop {
-        tokio::select! {
-            Some(message) = replies.next() => answers.push(serde_json::from_slice(&message.payload).unwrap()),
-            () = &mut deadline => break,
-        }
-    }
-    answers
+    common::nats::gather(client, subject, Duration::from_millis(500)).await
 }
 
 #[tokio::test]

@@ -4,6 +4,16 @@ use serde_json::{json, Value};
 
 use crate::harness::{login, Stack};
 
+/// Trades `refresh_token` at `/v1/auth/refresh`.
+async fn refresh(stack: &Stack, refresh_token: &str) -> (u16, Value) {
+    post_form(
+        stack,
+        "/v1/auth/refresh",
+        &[("refresh_token", refresh_token)],
+    )
+    .await
+}
+
 async fn post_form(stack: &Stack, path: &str, form: &[(&str, &str)]) -> (u16, Value) {
     crate::harness::post_form(&stack.http, path, form).await
 }
@@ -34,13 +44,13 @@ async fn a_refresh_rotates_and_a_replayed_refresh_token_revokes_the_login() {
     assert_ne!(second["access_token"], first["access_token"]);
     assert_ne!(second["refresh_token"], first["refresh_token"]);
     let r1 = second["refresh_token"].as_str().unwrap();
-    let (status, third) = post_form(&stack, "/v1/auth/refresh", &[("refresh_token", r1)]).await;
+    let (status, third) = refresh(&stack, r1).await;
     assert_eq!(status, 200, "{third}");
     // The refreshed token is now the partner's current one.
     let (_, current) = login(&stack.http, &partner).await;
     assert_eq!(current["access_token"], third["access_token"]);
     // R0 again: refused, and everything from this login is revoked.
-    let (status, replay) = post_form(&stack, "/v1/auth/refresh", &[("refresh_token", r0)]).await;
+    let (status, replay) = refresh(&stack, r0).await;
     assert_eq!(status, 400);
     assert_eq!(replay["error"], "invalid_grant");
     assert!(!active(&stack, &third["access_token"]).await);
@@ -159,12 +169,12 @@ async fn a_replayed_refresh_token_is_caught_across_a_restart_of_the_jwt_service(
     let partner = stack.create_partner("restart").await;
     let (_, first) = login(&stack.http, &partner).await;
     let r0 = first["refresh_token"].as_str().unwrap().to_owned();
-    let (_, second) = post_form(&stack, "/v1/auth/refresh", &[("refresh_token", &r0)]).await;
+    let (_, second) = refresh(&stack, &r0).await;
     let r1 = second["refresh_token"].as_str().unwrap().to_owned();
-    let (status, third) = post_form(&stack, "/v1/auth/refresh", &[("refresh_token", &r1)]).await;
+    let (status, third) = refresh(&stack, &r1).await;
     assert_eq!(status, 200, "R0 → R1 → R2 within a second");
     stack.restart_jwt().await;
-    let (status, replay) = post_form(&stack, "/v1/auth/refresh", &[("refresh_token", &r0)]).await;
+    let (status, replay) = refresh(&stack, &r0).await;
     assert_eq!(
         (status, replay["error"].as_str()),
         (400, Some("invalid_grant"))
@@ -227,7 +237,7 @@ async fn a_database_outage_is_503_with_retry_after_and_spends_no_refresh_token()
     .await;
     let partner = stack.create_partner("outage").await;
     let (_, first) = login(&stack.http, &partner).await;
-    let refresh = first["refresh_token"].as_str().unwrap().to_owned();
+    let refresh_token = first["refresh_token"].as_str().unwrap().to_owned();
     let proxy = stack.database_proxy.as_ref().unwrap();
     proxy.cut().await;
 
@@ -254,13 +264,11 @@ async fn a_database_outage_is_503_with_retry_after_and_spends_no_refresh_token()
         .await
         .unwrap();
     assert_eq!(validate.status(), 503, "not 401 while the database is down");
-    let (status, refused) =
-        post_form(&stack, "/v1/auth/refresh", &[("refresh_token", &refresh)]).await;
+    let (status, refused) = refresh(&stack, &refresh_token).await;
     assert_eq!(status, 503, "{refused}");
 
     proxy.restore().await;
-    let (status, refreshed) =
-        post_form(&stack, "/v1/auth/refresh", &[("refresh_token", &refresh)]).await;
+    let (status, refreshed) = refresh(&stack, &refresh_token).await;
     assert_eq!(
         status, 200,
         "the failed refresh did not spend the token: {refreshed}"
@@ -426,9 +434,9 @@ async fn a_spent_refresh_token_used_again_after_the_grace_revokes_the_login() {
     let partner = stack.create_partner("late-replay").await;
     let (_, first) = login(&stack.http, &partner).await;
     let r0 = first["refresh_token"].as_str().unwrap().to_owned();
-    let (_, second) = post_form(&stack, "/v1/auth/refresh", &[("refresh_token", &r0)]).await;
+    let (_, second) = refresh(&stack, &r0).await;
     tokio::time::sleep(std::time::Duration::from_millis(2300)).await;
-    let (status, replay) = post_form(&stack, "/v1/auth/refresh", &[("refresh_token", &r0)]).await;
+    let (status, replay) = refresh(&stack, &r0).await;
     assert_eq!(
         (status, replay["error"].as_str()),
         (400, Some("invalid_grant"))

@@ -221,6 +221,30 @@ async fn smsctl_manages_partners_and_shows_the_services() {
     stack.stop().await;
 }
 
+/// Runs `handler` as a new service of the `extension` NATS user; cancel the
+/// token to stop it.
+async fn start_extension<H: common::service::Handler>(
+    stack: &Stack,
+    spec: common::service::ServiceSpec,
+    handler: H,
+) -> (
+    tokio_util::sync::CancellationToken,
+    tokio::task::JoinHandle<anyhow::Result<()>>,
+) {
+    let client = stack.nats.connect("extension").await;
+    let stop = tokio_util::sync::CancellationToken::new();
+    let token = stop.clone();
+    let service = tokio::spawn(common::service::serve(
+        client,
+        spec,
+        std::sync::Arc::new(handler),
+        async move { token.cancelled().await },
+        Duration::from_secs(3),
+    ));
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    (stop, service)
+}
+
 /// A new service, unknown to the gateway: it echoes what it gets.
 struct Echo;
 
@@ -253,17 +277,7 @@ async fn a_route_announced_by_a_new_service_appears_in_the_table_and_serves_traf
             ],
         }],
     };
-    let client = stack.nats.connect("extension").await;
-    let stop = tokio_util::sync::CancellationToken::new();
-    let token = stop.clone();
-    let service = tokio::spawn(common::service::serve(
-        client,
-        spec,
-        std::sync::Arc::new(Echo),
-        async move { token.cancelled().await },
-        Duration::from_secs(2),
-    ));
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    let (stop, service) = start_extension(&stack, spec, Echo).await;
 
     let response = reqwest::Client::new()
         .post(format!("{}/v1/echo", stack.http))
@@ -362,17 +376,7 @@ async fn a_route_past_its_time_out_is_504_and_a_missing_service_makes_readyz_503
             metadata: &[("http", "POST /v1/slow"), ("timeout_ms", "300")],
         }],
     };
-    let client = stack.nats.connect("extension").await;
-    let stop = tokio_util::sync::CancellationToken::new();
-    let token = stop.clone();
-    let service = tokio::spawn(common::service::serve(
-        client,
-        spec,
-        std::sync::Arc::new(Slow(Duration::from_millis(1500))),
-        async move { token.cancelled().await },
-        Duration::from_secs(3),
-    ));
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    let (stop, service) = start_extension(&stack, spec, Slow(Duration::from_millis(1500))).await;
     let started = Instant::now();
     let response = reqwest::Client::new()
         .post(format!("{}/v1/slow", stack.http))

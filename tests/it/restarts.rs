@@ -14,23 +14,13 @@ use crate::harness::{login, Stack};
 
 /// How many instances of `service` answer a PING now.
 async fn instances(stack: &Stack, service: &str) -> usize {
-    use futures::StreamExt;
-    let inbox = stack.client.new_inbox();
-    let mut replies = stack.client.subscribe(inbox.clone()).await.unwrap();
-    stack
-        .client
-        .publish_with_reply(format!("$SRV.PING.{service}"), inbox, bytes::Bytes::new())
-        .await
-        .unwrap();
-    let mut count = 0;
-    let deadline = tokio::time::sleep(Duration::from_millis(300));
-    tokio::pin!(deadline);
-    loop {
-        tokio::select! {
-            Some(_) = replies.next() => count += 1,
-            () = &mut deadline => return count,
-        }
-    }
+    common::nats::gather(
+        &stack.client,
+        &format!("$SRV.PING.{service}"),
+        Duration::from_millis(300),
+    )
+    .await
+    .len()
 }
 
 async fn wait_for_instances(stack: &Stack, service: &str, expected: usize) {

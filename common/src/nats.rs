@@ -166,22 +166,36 @@ pub async fn request(
     let message = client
         .send_request(subject.to_owned(), request)
         .await
-        .map_err(|error| match error.kind() {
-            RequestErrorKind::NoResponders => {
-                ServiceError::unavailable(format!("no instance of {subject} is answering"))
-            }
-            RequestErrorKind::TimedOut => ServiceError::new(
-                504,
-                code::TIMEOUT,
-                format!("{subject} did not answer in time"),
-            ),
-            RequestErrorKind::MaxPayloadExceeded => {
-                ServiceError::new(413, code::INVALID_REQUEST, "request body is too large")
-            }
-            RequestErrorKind::InvalidSubject => ServiceError::internal(),
-            _ => ServiceError::unavailable(format!("cannot reach {subject}: {error}")),
-        })?;
+        .map_err(|error| request_failure(subject, &error))?;
     decode_reply(subject, message)
+}
+
+/// Whether this caller's own request went unanswered: nobody listening, or
+/// no reply in time (and not a service's reply that says so).
+fn unanswered(error: &async_nats::RequestError) -> bool {
+    matches!(
+        error.kind(),
+        RequestErrorKind::NoResponders | RequestErrorKind::TimedOut
+    )
+}
+
+/// A failed request as the shared error table words it.
+fn request_failure(subject: &str, error: &async_nats::RequestError) -> ServiceError {
+    match error.kind() {
+        RequestErrorKind::NoResponders => {
+            ServiceError::unavailable(format!("no instance of {subject} is answering"))
+        }
+        RequestErrorKind::TimedOut => ServiceError::new(
+            504,
+            code::TIMEOUT,
+            format!("{subject} did not answer in time"),
+        ),
+        RequestErrorKind::MaxPayloadExceeded => {
+            ServiceError::new(413, code::INVALID_REQUEST, "request body is too large")
+        }
+        RequestErrorKind::InvalidSubject => ServiceError::internal(),
+        _ => ServiceError::unavailable(format!("cannot reach {subject}: {error}")),
+    }
 }
 
 /// Whether a request may be sent again: the subject's handler gives the same
@@ -214,18 +228,17 @@ pub async fn request_with_retry(
         } else {
             left
         };
-        let reply = request(
-            client,
-            subject,
-            headers.clone(),
-            payload.clone(),
-            this_attempt,
-        )
-        .await;
-        let retryable = matches!(&reply, Err(error) if error.error == code::TIMEOUT || error.error == code::UNAVAILABLE && error.message.starts_with("no instance"));
+        let request = async_nats::Request::new()
+            .headers(headers.clone())
+            .payload(payload.clone())
+            .timeout(Some(this_attempt));
+        let error = match client.send_request(subject.to_owned(), request).await {
+            Ok(message) => return decode_reply(subject, message),
+            Err(error) => error,
+        };
         let left = deadline.saturating_duration_since(tokio::time::Instant::now());
-        if idempotent == Idempotent::No || !retryable || left <= pause {
-            return reply;
+        if idempotent == Idempotent::No || !unanswered(&error) || left <= pause {
+            return Err(request_failure(subject, &error));
         }
         tracing::warn!(subject, "no answer; trying again");
         tokio::time::sleep(pause).await;

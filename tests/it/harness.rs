@@ -781,6 +781,16 @@ pub async fn post_form(http: &str, path: &str, form: &[(&str, &str)]) -> (u16, V
     status_and_json(response).await
 }
 
+/// `GET url`, its JSON body.
+pub async fn get_json(url: &str) -> Value {
+    reqwest::get(url)
+        .await
+        .expect("GET")
+        .json()
+        .await
+        .expect("a JSON body")
+}
+
 async fn status_and_json(response: reqwest::Response) -> (u16, Value) {
     let status = response.status().as_u16();
     (status, response.json().await.unwrap_or(Value::Null))

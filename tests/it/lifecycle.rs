@@ -4,6 +4,14 @@ use serde_json::{json, Value};
 
 use crate::harness::{login, Stack};
 
+fn assert_invalid_grant(status: u16, body: &Value) {
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_grant")),
+        "{body}"
+    );
+}
+
 /// Trades `refresh_token` at `/v1/auth/refresh`.
 async fn refresh(stack: &Stack, refresh_token: &str) -> (u16, Value) {
     post_form(
@@ -55,12 +63,7 @@ async fn a_refresh_rotates_and_a_replayed_refresh_token_revokes_the_login() {
     assert_eq!(replay["error"], "invalid_grant");
     assert!(!active(&stack, &third["access_token"]).await);
     assert!(!active(&stack, &first["access_token"]).await);
-    let (status, _) = post_form(
-        &stack,
-        "/v1/auth/refresh",
-        &[("refresh_token", third["refresh_token"].as_str().unwrap())],
-    )
-    .await;
+    let (status, _) = refresh(&stack, third["refresh_token"].as_str().unwrap()).await;
     assert_eq!(
         status, 400,
         "the newest refresh token of the chain is revoked too"
@@ -98,12 +101,7 @@ async fn two_concurrent_refreshes_with_one_token_give_one_success_and_one_invali
         active(&stack, &winner["access_token"]).await,
         "the winner's token was revoked"
     );
-    let (status, next) = post_form(
-        &stack,
-        "/v1/auth/refresh",
-        &[("refresh_token", winner["refresh_token"].as_str().unwrap())],
-    )
-    .await;
+    let (status, next) = refresh(&stack, winner["refresh_token"].as_str().unwrap()).await;
     assert_eq!(status, 200, "{next}");
     stack.stop().await;
 }
@@ -150,16 +148,8 @@ async fn revoking_a_refresh_token_revokes_its_login() {
     .await;
     assert_eq!(status, 200);
     assert!(!active(&stack, &first["access_token"]).await);
-    let (status, refused) = post_form(
-        &stack,
-        "/v1/auth/refresh",
-        &[("refresh_token", first["refresh_token"].as_str().unwrap())],
-    )
-    .await;
-    assert_eq!(
-        (status, refused["error"].as_str()),
-        (400, Some("invalid_grant"))
-    );
+    let (status, refused) = refresh(&stack, first["refresh_token"].as_str().unwrap()).await;
+    assert_invalid_grant(status, &refused);
     stack.stop().await;
 }
 
@@ -175,16 +165,8 @@ async fn a_replayed_refresh_token_is_caught_across_a_restart_of_the_jwt_service(
     assert_eq!(status, 200, "R0 → R1 → R2 within a second");
     stack.restart_jwt().await;
     let (status, replay) = refresh(&stack, &r0).await;
-    assert_eq!(
-        (status, replay["error"].as_str()),
-        (400, Some("invalid_grant"))
-    );
-    let (status, _) = post_form(
-        &stack,
-        "/v1/auth/refresh",
-        &[("refresh_token", third["refresh_token"].as_str().unwrap())],
-    )
-    .await;
+    assert_invalid_grant(status, &replay);
+    let (status, _) = refresh(&stack, third["refresh_token"].as_str().unwrap()).await;
     assert_eq!(status, 400, "R2 died with its chain");
     assert!(!active(&stack, &third["access_token"]).await);
     stack.stop().await;
@@ -203,28 +185,15 @@ async fn refreshing_never_outlives_the_absolute_lifetime_of_the_login() {
     let (_, first) = login(&stack.http, &partner).await;
     assert!(first["refresh_expires_in"].as_u64().unwrap() <= 3);
     tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
-    let (status, second) = post_form(
-        &stack,
-        "/v1/auth/refresh",
-        &[("refresh_token", first["refresh_token"].as_str().unwrap())],
-    )
-    .await;
+    let (status, second) = refresh(&stack, first["refresh_token"].as_str().unwrap()).await;
     assert_eq!(status, 200, "{second}");
     assert!(
         second["expires_in"].as_u64().unwrap() <= 2,
         "the new token ends with the login: {second}"
     );
     tokio::time::sleep(std::time::Duration::from_millis(2000)).await;
-    let (status, late) = post_form(
-        &stack,
-        "/v1/auth/refresh",
-        &[("refresh_token", second["refresh_token"].as_str().unwrap())],
-    )
-    .await;
-    assert_eq!(
-        (status, late["error"].as_str()),
-        (400, Some("invalid_grant"))
-    );
+    let (status, late) = refresh(&stack, second["refresh_token"].as_str().unwrap()).await;
+    assert_invalid_grant(status, &late);
     stack.stop().await;
 }
 
@@ -281,12 +250,8 @@ async fn a_database_outage_is_503_with_retry_after_and_spends_no_refresh_token()
 async fn verify_with_jwks_only(stack: &Stack, token: &str) -> Result<Value, String> {
     use base64::Engine;
     use jwt_simple::prelude::*;
-    let jwks: Value = reqwest::get(format!("{}/.well-known/jwks.json", stack.http))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let jwks: Value =
+        crate::harness::get_json(&format!("{}/.well-known/jwks.json", stack.http)).await;
     let header: Value = serde_json::from_slice(
         &base64::engine::general_purpose::URL_SAFE_NO_PAD
             .decode(token.split('.').next().unwrap())
@@ -358,12 +323,8 @@ async fn key_rotation_keeps_old_tokens_valid_and_publishes_both_keys_until_the_o
 
     // After TOKEN_TTL + leeway, no token of the old key can be valid: it leaves JWKS.
     tokio::time::sleep(std::time::Duration::from_millis(4300)).await;
-    let jwks: Value = reqwest::get(format!("{}/.well-known/jwks.json", stack.http))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let jwks: Value =
+        crate::harness::get_json(&format!("{}/.well-known/jwks.json", stack.http)).await;
     let kids: Vec<&str> = jwks["keys"]
         .as_array()
         .unwrap()
@@ -409,19 +370,9 @@ async fn two_clients_of_one_partner_share_the_access_token_but_refresh_independe
         a["refresh_token"], b["refresh_token"],
         "each login its own refresh token"
     );
-    let (status, a2) = post_form(
-        &stack,
-        "/v1/auth/refresh",
-        &[("refresh_token", a["refresh_token"].as_str().unwrap())],
-    )
-    .await;
+    let (status, a2) = refresh(&stack, a["refresh_token"].as_str().unwrap()).await;
     assert_eq!(status, 200, "{a2}");
-    let (status, b2) = post_form(
-        &stack,
-        "/v1/auth/refresh",
-        &[("refresh_token", b["refresh_token"].as_str().unwrap())],
-    )
-    .await;
+    let (status, b2) = refresh(&stack, b["refresh_token"].as_str().unwrap()).await;
     assert_eq!(status, 200, "B's refresh is not a replay of A's: {b2}");
     assert!(active(&stack, &a2["access_token"]).await);
     assert!(active(&stack, &b2["access_token"]).await);
@@ -437,20 +388,12 @@ async fn a_spent_refresh_token_used_again_after_the_grace_revokes_the_login() {
     let (_, second) = refresh(&stack, &r0).await;
     tokio::time::sleep(std::time::Duration::from_millis(2300)).await;
     let (status, replay) = refresh(&stack, &r0).await;
-    assert_eq!(
-        (status, replay["error"].as_str()),
-        (400, Some("invalid_grant"))
-    );
+    assert_invalid_grant(status, &replay);
     assert!(
         !active(&stack, &second["access_token"]).await,
         "the login is revoked"
     );
-    let (status, _) = post_form(
-        &stack,
-        "/v1/auth/refresh",
-        &[("refresh_token", second["refresh_token"].as_str().unwrap())],
-    )
-    .await;
+    let (status, _) = refresh(&stack, second["refresh_token"].as_str().unwrap()).await;
     assert_eq!(status, 400);
     stack.stop().await;
 }

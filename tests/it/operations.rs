@@ -8,12 +8,7 @@ use crate::harness::{self, login, Partner, Stack};
 
 async fn services(stack: &Stack) -> (Value, Duration) {
     let started = Instant::now();
-    let body: Value = reqwest::get(format!("{}/v1/services", stack.admin))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let body: Value = crate::harness::get_json(&format!("{}/v1/services", stack.admin)).await;
     (body, started.elapsed())
 }
 
@@ -293,12 +288,7 @@ async fn a_route_announced_by_a_new_service_appears_in_the_table_and_serves_traf
         serde_json::json!({"echo": {"hello": "world"}, "request_id": "echo-1"})
     );
 
-    let routes: Value = reqwest::get(format!("{}/v1/routes", stack.admin))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let routes: Value = crate::harness::get_json(&format!("{}/v1/routes", stack.admin)).await;
     let routes = routes["routes"].as_array().unwrap();
     let echo = routes
         .iter()

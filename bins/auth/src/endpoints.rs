@@ -132,7 +132,8 @@ impl AuthHandler {
             )
         };
         // Before any hashing: a locked number costs one query.
-        if let Some(wait) = lockout::locked_for(&self.pool, self.config.lockout, number).await? {
+        let standing = lockout::standing(&self.pool, self.config.lockout, number).await?;
+        if let lockout::Standing::Locked(wait) = standing {
             audit("refused", "locked_out").await;
             return Err(AuthError::LockedOut(wait));
         }
@@ -146,7 +147,9 @@ impl AuthHandler {
         .await;
         match &outcome {
             Ok(()) => {
-                lockout::clear(&self.pool, number).await?;
+                if standing == lockout::Standing::Failed {
+                    lockout::clear(&self.pool, number).await?;
+                }
                 audit("success", "ok").await;
             }
             Err(AuthError::InvalidCredentials) => {

@@ -17,24 +17,39 @@ fn window_seconds(policy: Policy) -> f64 {
     policy.window.as_secs_f64()
 }
 
-/// Seconds to wait when the number is locked now, else `None`.
-pub async fn locked_for(
+/// A partner number's failed logins, as the check before a login sees them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Standing {
+    /// No failure on record: nothing to clear after a success.
+    Clean,
+    /// Some failures, not (or no longer) enough to lock.
+    Failed,
+    /// Locked: retry after this many seconds.
+    Locked(u64),
+}
+
+/// Where a partner number stands, in one query.
+pub async fn standing(
     pool: &PgPool,
     policy: Policy,
     partner_number: i32,
-) -> sqlx::Result<Option<u64>> {
-    let remaining: Option<f64> = sqlx::query_scalar(
-        "select extract(epoch from (window_started_at + make_interval(secs => $3) - clock_timestamp()))::float8
+) -> sqlx::Result<Standing> {
+    let row: Option<(bool, f64)> = sqlx::query_as(
+        "select failures >= $2 and window_started_at + make_interval(secs => $3) > clock_timestamp(),
+                extract(epoch from (window_started_at + make_interval(secs => $3) - clock_timestamp()))::float8
          from login_failures
-         where partner_number = $1 and failures >= $2
-           and window_started_at + make_interval(secs => $3) > clock_timestamp()",
+         where partner_number = $1",
     )
     .bind(partner_number)
     .bind(i32::try_from(policy.max_failures).unwrap_or(i32::MAX))
     .bind(window_seconds(policy))
     .fetch_optional(pool)
     .await?;
-    Ok(remaining.map(|seconds| seconds.ceil().max(1.0) as u64))
+    Ok(match row {
+        None => Standing::Clean,
+        Some((true, seconds)) => Standing::Locked(seconds.ceil().max(1.0) as u64),
+        Some((false, _)) => Standing::Failed,
+    })
 }
 
 /// Counts a failure, starting a new window when the last one has passed.

@@ -165,17 +165,6 @@ pub async fn spend_refresh(
     Ok(())
 }
 
-/// The absolute end of a login.
-pub async fn family_expires_at(
-    connection: &mut PgConnection,
-    family_id: Uuid,
-) -> sqlx::Result<OffsetDateTime> {
-    sqlx::query_scalar("select absolute_expires_at from token_families where id = $1")
-        .bind(family_id)
-        .fetch_one(connection)
-        .await
-}
-
 /// A new login: a token family that ends at `absolute_expires_at`.
 pub async fn insert_family(
     connection: &mut PgConnection,

@@ -120,7 +120,8 @@ impl Tokens {
         let (access, minted) = match reusable {
             Some(record) => (record, false),
             None => (
-                self.mint(&mut transaction, partner, family_id, at).await?,
+                self.mint(&mut transaction, partner, (family_id, login_ends), at)
+                    .await?,
                 true,
             ),
         };
@@ -143,16 +144,16 @@ impl Tokens {
         self.response(&access, &refresh, login_ends, at).await
     }
 
-    /// Records a new token in `family_id`, signed by the active key, as current.
+    /// Records a new token in the login `(family_id, login_ends)`, signed by
+    /// the active key, as current; it never outlives its login.
     async fn mint(
         &self,
         connection: &mut sqlx::PgConnection,
         partner: i32,
-        family_id: Uuid,
+        (family_id, login_ends): (Uuid, OffsetDateTime),
         at: OffsetDateTime,
     ) -> Result<TokenRecord, JwtError> {
         let key = self.keys.active(&mut *connection).await?;
-        let login_ends = token_store::family_expires_at(connection, family_id).await?;
         let new = NewToken {
             jti: Uuid::new_v4(),
             family_id,
@@ -290,7 +291,7 @@ impl Tokens {
             .mint(
                 &mut transaction,
                 record.partner_number,
-                record.family_id,
+                (record.family_id, record.family_expires_at),
                 at,
             )
             .await?;

@@ -95,6 +95,13 @@ async fn two_concurrent_refreshes_with_one_token_give_one_success_and_one_invali
         (&b.1, &a.1)
     };
     assert_eq!(refused["error"], "invalid_grant");
+    assert!(
+        refused["error_description"]
+            .as_str()
+            .unwrap()
+            .contains("just used"),
+        "{refused}"
+    );
     // A duplicate moments after the first use is refused alone: the winner's
     // tokens live on.
     assert!(
@@ -166,6 +173,13 @@ async fn a_replayed_refresh_token_is_caught_across_a_restart_of_the_jwt_service(
     stack.restart_jwt().await;
     let (status, replay) = refresh(&stack, &r0).await;
     assert_invalid_grant(status, &replay);
+    assert!(
+        replay["error_description"]
+            .as_str()
+            .unwrap()
+            .contains("revoked"),
+        "{replay}"
+    );
     let (status, _) = refresh(&stack, third["refresh_token"].as_str().unwrap()).await;
     assert_eq!(status, 400, "R2 died with its chain");
     assert!(!active(&stack, &third["access_token"]).await);

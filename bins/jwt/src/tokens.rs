@@ -263,7 +263,9 @@ impl Tokens {
             let duplicate = record.successor_used_at.is_none()
                 && OffsetDateTime::now_utc() - used_at < seconds_f(self.config.refresh_reuse_grace);
             if duplicate {
-                return Err(JwtError::InvalidGrant("refresh token was already used"));
+                return Err(JwtError::InvalidGrant(
+                    "refresh token was just used; use the refresh token that came with it",
+                ));
             }
             token_store::revoke_family(&mut transaction, record.family_id, "refresh token reused")
                 .await?;
@@ -279,7 +281,9 @@ impl Tokens {
                 json!({"login": record.family_id}),
             )
             .await;
-            return Err(JwtError::InvalidGrant("refresh token was already used"));
+            return Err(JwtError::InvalidGrant(
+                "refresh token was already used: every token of this login is revoked",
+            ));
         }
         if !record.is_standing(at) {
             return Err(JwtError::InvalidGrant(

@@ -115,6 +115,19 @@ pub struct PartnerRef {
     pub partner_number: u32,
 }
 
+/// Admin: give a partner a new secret. With an overlap the old secret keeps
+/// working that long (and tokens stay valid); without one it dies at once
+/// and every token of the partner is void.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RotateSecret {
+    pub partner_number: u32,
+    /// Seconds the old secret stays valid; the service's
+    /// `SECRET_ROTATION_OVERLAP` when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub overlap_seconds: Option<u64>,
+}
+
 /// Admin: create a partner; we choose the number when none is given.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -134,6 +147,9 @@ pub struct PartnerView {
     pub status: String,
     pub created_at: String,
     pub updated_at: String,
+    /// Until when the secret before the last rotation still works, if it does.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous_secret_expires_at: Option<String>,
 }
 
 /// Admin: a partner's credentials, shown once at creation or secret rotation.

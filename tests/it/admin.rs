@@ -253,3 +253,114 @@ async fn a_database_dump_after_logins_refreshes_and_revocations_holds_no_secret_
     }
     stack.stop().await;
 }
+
+/// Validates `token` over NATS; `true` when active.
+async fn active(stack: &Stack, token: &serde_json::Value) -> bool {
+    let reply = stack
+        .request(subjects::JWT_VALIDATE, json!({"token": token}))
+        .await
+        .unwrap();
+    reply["active"] == true
+}
+
+#[tokio::test]
+async fn a_rotation_with_an_overlap_keeps_the_old_secret_and_tokens_until_it_ends() {
+    let stack = Stack::start().await;
+    let partner = stack.create_partner("roll-over").await;
+    let (_, before) = login(&stack.http, &partner).await;
+    let rotated = stack
+        .request(
+            subjects::ADMIN_PARTNERS_ROTATE_SECRET,
+            json!({"partnerNumber": partner.number, "overlapSeconds": 3}),
+        )
+        .await
+        .unwrap();
+    let renewed = crate::harness::Partner {
+        secret: rotated["partnerSecret"].as_str().unwrap().to_owned(),
+        ..partner.clone()
+    };
+    assert_ne!(renewed.secret, partner.secret);
+    let shown = stack
+        .request(
+            subjects::ADMIN_PARTNERS_GET,
+            json!({"partnerNumber": partner.number}),
+        )
+        .await
+        .unwrap();
+    assert!(
+        shown["previousSecretExpiresAt"].is_string(),
+        "the overlap's end is shown: {shown}"
+    );
+    // Both secrets work, on both routes, and the token is kept.
+    let (old_status, with_old) = login(&stack.http, &partner).await;
+    let (new_status, with_new) = login(&stack.http, &renewed).await;
+    assert_eq!((old_status, new_status), (200, 200));
+    assert_eq!(with_old["access_token"], before["access_token"]);
+    assert_eq!(with_new["access_token"], before["access_token"]);
+    assert_eq!(crate::harness::register(&stack.http, &partner).await.0, 200);
+    assert!(active(&stack, &before["access_token"]).await);
+    // Once the overlap is over the old secret fails like any wrong one.
+    tokio::time::sleep(std::time::Duration::from_millis(3500)).await;
+    let (status, body) = login(&stack.http, &partner).await;
+    assert_eq!(status, 401, "{body}");
+    assert_eq!(body["error"], "invalid_client");
+    assert_eq!(crate::harness::register(&stack.http, &partner).await.0, 401);
+    assert_eq!(login(&stack.http, &renewed).await.0, 200);
+    assert!(active(&stack, &before["access_token"]).await);
+    let shown = stack
+        .request(
+            subjects::ADMIN_PARTNERS_GET,
+            json!({"partnerNumber": partner.number}),
+        )
+        .await
+        .unwrap();
+    assert!(shown.get("previousSecretExpiresAt").is_none(), "{shown}");
+    stack.stop().await;
+}
+
+#[tokio::test]
+async fn a_second_rotation_ends_the_first_secret_and_an_overlap_is_bounded() {
+    let stack = Stack::start_with(crate::harness::Options {
+        extra_env: &[("SECRET_ROTATION_OVERLAP", "1h")],
+        ..Default::default()
+    })
+    .await;
+    let first = stack.create_partner("twice").await;
+    let rotate =
+        |body: serde_json::Value| stack.request(subjects::ADMIN_PARTNERS_ROTATE_SECRET, body);
+    // No overlap named: the service's SECRET_ROTATION_OVERLAP (1h) applies.
+    let second = rotate(json!({"partnerNumber": first.number}))
+        .await
+        .unwrap();
+    let third = rotate(json!({"partnerNumber": first.number}))
+        .await
+        .unwrap();
+    let with = |reply: &serde_json::Value| crate::harness::Partner {
+        secret: reply["partnerSecret"].as_str().unwrap().to_owned(),
+        ..first.clone()
+    };
+    assert_eq!(login(&stack.http, &first).await.0, 401, "two rotations ago");
+    assert_eq!(
+        login(&stack.http, &with(&second)).await.0,
+        200,
+        "the previous"
+    );
+    assert_eq!(
+        login(&stack.http, &with(&third)).await.0,
+        200,
+        "the current"
+    );
+    // An explicit 0 is a leak response: the old secret dies at once.
+    let fourth = rotate(json!({"partnerNumber": first.number, "overlapSeconds": 0}))
+        .await
+        .unwrap();
+    assert_eq!(login(&stack.http, &with(&third)).await.0, 401);
+    assert_eq!(login(&stack.http, &with(&fourth)).await.0, 200);
+    let too_long = rotate(json!({"partnerNumber": first.number, "overlapSeconds": 2_592_001}))
+        .await
+        .unwrap_err();
+    assert_eq!(too_long.status, 400, "{too_long:?}");
+    assert!(too_long.message.contains("overlapSeconds"), "{too_long:?}");
+    assert_eq!(login(&stack.http, &with(&fourth)).await.0, 200, "unchanged");
+    stack.stop().await;
+}

@@ -118,17 +118,23 @@ pub fn password_variable(user: &str) -> String {
 pub struct Nats {
     pub url: String,
     pub passwords: HashMap<String, String>,
+    /// The CA to trust when the server requires TLS.
+    pub tls_ca_file: Option<String>,
     _process: Guarded,
 }
 
 impl Nats {
     /// `NATS_URL`, `NATS_USER` and `NATS_PASSWORD` for `user`.
     pub fn user_env(&self, user: &str) -> HashMap<String, String> {
-        HashMap::from([
+        let mut env = HashMap::from([
             ("NATS_URL".to_owned(), self.url.clone()),
             ("NATS_USER".to_owned(), user.to_owned()),
             ("NATS_PASSWORD".to_owned(), self.passwords[user].clone()),
-        ])
+        ]);
+        if let Some(ca_file) = &self.tls_ca_file {
+            env.insert("NATS_TLS_CA_FILE".to_owned(), ca_file.clone());
+        }
+        env
     }
 
     /// A connection as `user`, the way the programs connect.
@@ -142,10 +148,54 @@ impl Nats {
 }
 
 pub async fn start_nats() -> Nats {
+    start_nats_with(None).await
+}
+
+/// Certificate and key files for a TLS-only nats-server, and the CA that
+/// signed them.
+pub struct TlsFiles {
+    pub cert_file: String,
+    pub key_file: String,
+    pub ca_file: String,
+}
+
+/// A fresh CA and a server certificate for 127.0.0.1 and localhost, written
+/// under the target directory.
+pub fn tls_files() -> TlsFiles {
+    use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
+    let directory = workspace()
+        .join("target/it-tls")
+        .join(uuid::Uuid::new_v4().simple().to_string());
+    std::fs::create_dir_all(&directory).expect("tls directory");
+    let ca_key = KeyPair::generate().expect("ca key");
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).expect("ca params");
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let ca_cert = ca_params.self_signed(&ca_key).expect("ca certificate");
+    let issuer = Issuer::new(ca_params, ca_key);
+    let server_key = KeyPair::generate().expect("server key");
+    let server_cert = CertificateParams::new(vec!["127.0.0.1".to_owned(), "localhost".to_owned()])
+        .expect("server params")
+        .signed_by(&server_key, &issuer)
+        .expect("server certificate");
+    let write = |name: &str, pem: String| {
+        let path = directory.join(name);
+        std::fs::write(&path, pem).expect("write pem");
+        path.display().to_string()
+    };
+    TlsFiles {
+        cert_file: write("server.pem", server_cert.pem()),
+        key_file: write("server-key.pem", server_key.serialize_pem()),
+        ca_file: write("ca.pem", ca_cert.pem()),
+    }
+}
+
+/// A nats-server with the project's configuration; with `tls`, it takes
+/// only TLS connections.
+pub async fn start_nats_with(tls: Option<&TlsFiles>) -> Nats {
     for _ in 0..5 {
         let port = free_port();
         let config = workspace().join("nats/nats-server.conf");
-        let args = vec![
+        let mut args = vec![
             "-c".to_owned(),
             config.display().to_string(),
             "-a".to_owned(),
@@ -153,6 +203,15 @@ pub async fn start_nats() -> Nats {
             "-p".to_owned(),
             port.to_string(),
         ];
+        if let Some(tls) = tls {
+            args.extend([
+                "--tls".to_owned(),
+                "--tlscert".to_owned(),
+                tls.cert_file.clone(),
+                "--tlskey".to_owned(),
+                tls.key_file.clone(),
+            ]);
+        }
         let passwords: HashMap<String, String> = NATS_USERS
             .iter()
             .map(|user| (user.to_string(), uuid::Uuid::new_v4().simple().to_string()))
@@ -170,6 +229,7 @@ pub async fn start_nats() -> Nats {
                 return Nats {
                     url: format!("nats://127.0.0.1:{port}"),
                     passwords,
+                    tls_ca_file: tls.map(|tls| tls.ca_file.clone()),
                     _process: process,
                 };
             }
@@ -294,6 +354,10 @@ pub struct Options {
     /// Gateway rate limits, per second; high unless a test is about them.
     pub rate_limit_per_address: &'static str,
     pub rate_limit_per_partner: &'static str,
+    /// Any other settings, set last.
+    pub extra_env: &'static [(&'static str, &'static str)],
+    /// A nats-server that takes only TLS; every program trusts its CA.
+    pub nats_tls: bool,
 }
 
 impl Default for Options {
@@ -308,6 +372,8 @@ impl Default for Options {
             login_failure_window: "300",
             rate_limit_per_address: "100000",
             rate_limit_per_partner: "100000",
+            extra_env: &[],
+            nats_tls: false,
         }
     }
 }
@@ -387,6 +453,12 @@ pub fn stack_env(nats: &Nats, database: &Database, options: &Options) -> HashMap
     for (user, password) in &nats.passwords {
         env.insert(password_variable(user), password.clone());
     }
+    if let Some(ca_file) = &nats.tls_ca_file {
+        env.insert("NATS_TLS_CA_FILE".to_owned(), ca_file.clone());
+    }
+    for (name, value) in options.extra_env {
+        env.insert((*name).to_owned(), (*value).to_owned());
+    }
     env
 }
 
@@ -409,7 +481,8 @@ impl Stack {
     pub async fn start_with(options: Options) -> Self {
         // Service logs go to the test's captured output, shown when it fails.
         common::telemetry::init(common::telemetry::LogFormat::Text);
-        let nats = start_nats().await;
+        let tls = options.nats_tls.then(tls_files);
+        let nats = start_nats_with(tls.as_ref()).await;
         let database = fresh_database().await;
         let mut env = stack_env(&nats, &database, &options);
         let mut proxy = None;

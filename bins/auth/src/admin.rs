@@ -1,6 +1,8 @@
 //! Partner administration (`sms.admin.partners.*`): create, get, list,
 //! rotate secret, disable, enable. A secret is shown once, when made.
 
+use std::time::Duration;
+
 use rand::Rng;
 use secrecy::SecretBox;
 use serde_json::json;
@@ -15,6 +17,9 @@ use common::{
 use crate::{error::AuthError, partner_store, secrets};
 
 const ACTOR: &str = "admin";
+
+/// The longest a rotated-out secret may keep working.
+pub const MAX_SECRET_OVERLAP: Duration = Duration::from_secs(30 * 24 * 3600);
 
 fn number(partner_number: u32) -> Result<i32, AuthError> {
     let checked = PartnerNumber::new(partner_number)?;
@@ -96,18 +101,28 @@ pub async fn list(pool: &PgPool) -> Result<PartnerList, AuthError> {
     Ok(PartnerList { partners })
 }
 
-/// A new secret; the old one stops working and the partner's tokens are void.
+/// A new secret. Without an overlap the old one stops working and the
+/// partner's tokens are void (a leak); with one, both work until it ends (a
+/// planned roll-over).
 pub async fn rotate_secret(
     pool: &PgPool,
     pepper: &SecretBox<Vec<u8>>,
     partner_number: u32,
+    overlap: Duration,
     request_id: &str,
 ) -> Result<PartnerCredentials, AuthError> {
+    if overlap > MAX_SECRET_OVERLAP {
+        return Err(AuthError::InvalidRequest(format!(
+            "overlapSeconds must be at most {} (30 days)",
+            MAX_SECRET_OVERLAP.as_secs()
+        )));
+    }
     let secret = secrets::generate();
     let row = partner_store::rotate_secret(
         pool,
         number(partner_number)?,
         &secrets::hash(pepper, &secret),
+        overlap.as_secs(),
     )
     .await?
     .ok_or_else(|| AuthError::NotFound(format!("partner {partner_number} does not exist")))?;
@@ -119,7 +134,7 @@ pub async fn rotate_secret(
         "rotated",
         Some(row.partner_number),
         request_id,
-        json!({}),
+        json!({"overlap_seconds": overlap.as_secs()}),
     )
     .await;
     Ok(credentials(&row, secret))

@@ -26,6 +26,9 @@ pub struct AuthConfig {
     pub shutdown_grace: Duration,
     /// Failed logins for one partner within `LOGIN_FAILURE_WINDOW` that lock it (429).
     pub lockout: crate::lockout::Policy,
+    /// How long a rotated-out secret keeps working when the rotation request
+    /// names no overlap; 0 (the default) ends it at once.
+    pub secret_rotation_overlap: Duration,
 }
 
 impl AuthConfig {
@@ -36,6 +39,14 @@ impl AuthConfig {
                 name: "PARTNER_SECRET_PEPPER".into(),
                 problem: "must be at least 32 characters (e.g. `head -c 32 /dev/urandom | base64`)"
                     .into(),
+            });
+        }
+        let secret_rotation_overlap =
+            config::duration(source, "SECRET_ROTATION_OVERLAP", Duration::ZERO)?;
+        if secret_rotation_overlap > crate::admin::MAX_SECRET_OVERLAP {
+            return Err(ConfigError {
+                name: "SECRET_ROTATION_OVERLAP".into(),
+                problem: "must be at most 30 days (720h)".into(),
             });
         }
         Ok(Self {
@@ -62,6 +73,7 @@ impl AuthConfig {
                 max_failures: config::parsed(source, "LOGIN_MAX_FAILURES", 5)?,
                 window: config::duration(source, "LOGIN_FAILURE_WINDOW", Duration::from_secs(300))?,
             },
+            secret_rotation_overlap,
         })
     }
 
@@ -76,7 +88,7 @@ impl AuthConfig {
     pub fn describe(&self) -> String {
         format!(
             "{} DATABASE_URL={} PARTNER_SECRET_PEPPER=**** REQUEST_TIMEOUT={}ms ATTEMPT_TIMEOUT={}ms DATABASE_ACQUIRE_TIMEOUT={}ms LOGIN_MAX_FAILURES={} \
-             LOGIN_FAILURE_WINDOW={}s LOG_FORMAT={:?}",
+             LOGIN_FAILURE_WINDOW={}s SECRET_ROTATION_OVERLAP={}s LOG_FORMAT={:?}",
             self.nats.describe(),
             config::mask_url(self.database_url.expose_secret()),
             self.request_timeout.as_millis(),
@@ -84,6 +96,7 @@ impl AuthConfig {
             self.database_acquire_timeout.as_millis(),
             self.lockout.max_failures,
             self.lockout.window.as_secs(),
+            self.secret_rotation_overlap.as_secs(),
             self.log_format,
         )
     }

@@ -1,5 +1,7 @@
 //! The credential check. Unknown partner, wrong UUID, wrong secret and
-//! disabled partner all cost one query and one HMAC, and give one answer.
+//! disabled partner all cost one query, one HMAC and two comparisons, and
+//! give one answer. The second comparison is with the secret before the last
+//! rotation, while its overlap lasts.
 
 use secrecy::SecretBox;
 use sqlx::PgPool;
@@ -23,21 +25,32 @@ pub async fn check(
     let partner = partner_store::find(pool, number).await?;
     // Hash even for an unknown partner so both cases cost the same.
     let presented = secrets::hash(pepper, secret.expose());
-    let (stored_hash, stored_uuid, active) = match &partner {
+    const NONE: [u8; 32] = [0; 32];
+    let (stored_hash, previous_hash, stored_uuid, active) = match &partner {
         Some(row) => (
             row.secret_hash.as_slice(),
+            row.previous_secret_hash.as_deref().unwrap_or(&NONE),
             row.partner_uuid,
             row.status == "active",
         ),
-        None => (&[0u8; 32][..], Uuid::nil(), false),
+        None => (&NONE[..], &NONE[..], Uuid::nil(), false),
     };
-    let secret_ok: Choice = presented.ct_eq(stored_hash);
+    let current_ok: Choice = presented.ct_eq(stored_hash);
+    let previous_ok: Choice = presented.ct_eq(previous_hash);
+    let secret_ok = current_ok | previous_ok;
     let uuid_ok: Choice = match uuid {
         Some(uuid) => uuid.as_bytes().ct_eq(stored_uuid.as_bytes()),
         None => Choice::from(1),
     };
     let known = Choice::from(u8::from(partner.is_some() && active));
     if bool::from(secret_ok & uuid_ok & known) {
+        if !bool::from(current_ok) {
+            // Operators watch for this line to end an overlap early.
+            tracing::info!(
+                partner_number = partner_number.get(),
+                "login with the previous secret, within its rotation overlap"
+            );
+        }
         Ok(())
     } else {
         Err(AuthError::InvalidCredentials)

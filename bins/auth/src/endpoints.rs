@@ -1,5 +1,7 @@
 //! The auth service's NATS endpoints: decode, call the domain, encode.
 
+use std::time::Duration;
+
 use bytes::Bytes;
 use serde_json::json;
 use sqlx::PgPool;
@@ -11,7 +13,8 @@ use common::{
     service::{decode, encode, EndpointSpec, Handler, Incoming, ServiceSpec},
     subjects,
     wire::{
-        ClientCredentials, CreatePartner, IssueRequest, PartnerRef, RegisterResponse, TokenResponse,
+        ClientCredentials, CreatePartner, IssueRequest, PartnerRef, RegisterResponse, RotateSecret,
+        TokenResponse,
     },
     ServiceError,
 };
@@ -200,15 +203,23 @@ impl AuthHandler {
                 ))
             }
             "partners_list" => reply(encode(&admin::list(&self.pool).await?)),
+            "partners_rotate_secret" => {
+                let rotate: RotateSecret =
+                    decode(&request.payload).map_err(AuthError::Downstream)?;
+                let overlap = rotate
+                    .overlap_seconds
+                    .map_or(self.config.secret_rotation_overlap, Duration::from_secs);
+                reply(encode(
+                    &admin::rotate_secret(&self.pool, pepper, rotate.partner_number, overlap, id)
+                        .await?,
+                ))
+            }
             endpoint => {
                 let partner: PartnerRef =
                     decode(&request.payload).map_err(AuthError::Downstream)?;
                 let number = partner.partner_number;
                 match endpoint {
                     "partners_get" => reply(encode(&admin::get(&self.pool, number).await?)),
-                    "partners_rotate_secret" => reply(encode(
-                        &admin::rotate_secret(&self.pool, pepper, number, id).await?,
-                    )),
                     "partners_disable" => reply(encode(
                         &admin::set_status(&self.pool, number, false, id).await?,
                     )),

@@ -15,6 +15,9 @@ pub struct PartnerRow {
     pub partner_uuid: Uuid,
     pub name: String,
     pub secret_hash: Vec<u8>,
+    /// The secret before the last rotation, while its overlap lasts.
+    pub previous_secret_hash: Option<Vec<u8>>,
+    pub previous_secret_expires_at: Option<OffsetDateTime>,
     pub status: String,
     pub created_at: OffsetDateTime,
     pub updated_at: OffsetDateTime,
@@ -30,12 +33,16 @@ impl PartnerRow {
             status: self.status.clone(),
             created_at: format(self.created_at),
             updated_at: format(self.updated_at),
+            previous_secret_expires_at: self.previous_secret_expires_at.map(format),
         }
     }
 }
 
-const COLUMNS: &str =
-    "partner_number, partner_uuid, name, secret_hash, status, created_at, updated_at";
+/// A previous secret past its overlap reads as none, by the database's clock.
+const COLUMNS: &str = "partner_number, partner_uuid, name, secret_hash, \
+     case when previous_secret_expires_at > clock_timestamp() then previous_secret_hash end as previous_secret_hash, \
+     case when previous_secret_expires_at > clock_timestamp() then previous_secret_expires_at end as previous_secret_expires_at, \
+     status, created_at, updated_at";
 
 pub async fn find(pool: &PgPool, partner_number: i32) -> sqlx::Result<Option<PartnerRow>> {
     sqlx::query_as(&format!(
@@ -76,18 +83,29 @@ pub async fn insert(
     .await
 }
 
-/// Replaces the secret and voids every token issued before now.
+/// Replaces the secret. With an overlap (seconds) the old one stays valid
+/// that long and tokens are kept; without one, every token issued before
+/// now is void.
 pub async fn rotate_secret(
     pool: &PgPool,
     partner_number: i32,
     secret_hash: &[u8],
+    overlap_seconds: u64,
 ) -> sqlx::Result<Option<PartnerRow>> {
+    // Right-hand sides read the row as it was: the old secret_hash moves over.
     sqlx::query_as(&format!(
-        "update partners set secret_hash = $2, tokens_valid_after = clock_timestamp(), updated_at = now()
+        "update partners set
+             previous_secret_hash = case when $3 > 0 then secret_hash end,
+             previous_secret_expires_at = case when $3 > 0 then clock_timestamp() + make_interval(secs => $3) end,
+             secret_hash = $2,
+             tokens_valid_after = case when $3 > 0 then tokens_valid_after else clock_timestamp() end,
+             updated_at = now()
          where partner_number = $1 returning {COLUMNS}"
     ))
     .bind(partner_number)
     .bind(secret_hash)
+    // Whole seconds, at most 30 days: exact as a double.
+    .bind(overlap_seconds as f64)
     .fetch_optional(pool)
     .await
 }

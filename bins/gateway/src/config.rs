@@ -33,6 +33,13 @@ pub struct GatewayConfig {
     pub rate_limit_per_address: std::num::NonZeroU32,
     /// Logins per second for one partner (also the burst).
     pub rate_limit_per_partner: std::num::NonZeroU32,
+    /// Time a client has to send a request's headers; also the idle limit of
+    /// a kept-alive connection (slowloris).
+    pub header_timeout: Duration,
+    /// Time a client has to send a request's body once its headers are in.
+    pub body_timeout: Duration,
+    /// Connections served at once on each listener.
+    pub max_connections: usize,
 }
 
 impl GatewayConfig {
@@ -90,13 +97,20 @@ impl GatewayConfig {
                 "RATE_LIMIT_PER_PARTNER",
                 std::num::NonZeroU32::new(20).expect("non-zero"),
             )?,
+            header_timeout: config::duration(
+                source,
+                "HTTP_HEADER_TIMEOUT",
+                Duration::from_secs(10),
+            )?,
+            body_timeout: config::duration(source, "HTTP_BODY_TIMEOUT", Duration::from_secs(10))?,
+            max_connections: config::parsed(source, "MAX_CONNECTIONS", 1024)?,
         })
     }
 
     /// The effective settings, secrets masked, for the start-up log line.
     pub fn describe(&self) -> String {
         format!(
-            "{} HTTP_ADDR={} ADMIN_ADDR={} REQUEST_TIMEOUT={}ms ATTEMPT_TIMEOUT={}ms BODY_LIMIT={} REQUIRED_SERVICES={} STATIC_ROUTES={} ROUTE_REFRESH={}s CORS_ALLOWED_ORIGINS={} RATE_LIMIT_PER_ADDRESS={}/s RATE_LIMIT_PER_PARTNER={}/s LOG_FORMAT={:?}",
+            "{} HTTP_ADDR={} ADMIN_ADDR={} REQUEST_TIMEOUT={}ms ATTEMPT_TIMEOUT={}ms BODY_LIMIT={} REQUIRED_SERVICES={} STATIC_ROUTES={} ROUTE_REFRESH={}s CORS_ALLOWED_ORIGINS={} RATE_LIMIT_PER_ADDRESS={}/s RATE_LIMIT_PER_PARTNER={}/s HTTP_HEADER_TIMEOUT={}ms HTTP_BODY_TIMEOUT={}ms MAX_CONNECTIONS={} LOG_FORMAT={:?}",
             self.nats.describe(),
             self.http_addr,
             self.admin_addr,
@@ -109,6 +123,9 @@ impl GatewayConfig {
             self.cors_allowed_origins.join(","),
             self.rate_limit_per_address,
             self.rate_limit_per_partner,
+            self.header_timeout.as_millis(),
+            self.body_timeout.as_millis(),
+            self.max_connections,
             self.log_format
         )
     }

@@ -93,9 +93,25 @@ pub async fn read(
     if declared.is_some_and(|length| length > state.config.body_limit) {
         return Err(too_large());
     }
-    let bytes = to_bytes(request.into_body(), state.config.body_limit)
-        .await
-        .map_err(|_| too_large())?;
+    // A body trickled in a byte at a time would hold the connection open.
+    let bytes = tokio::time::timeout(
+        state.config.body_timeout,
+        to_bytes(request.into_body(), state.config.body_limit),
+    )
+    .await
+    .map_err(|_| {
+        ApiError::new(
+            style,
+            &context.request_id,
+            408,
+            "invalid_request",
+            format!(
+                "request body not received within {} ms",
+                state.config.body_timeout.as_millis()
+            ),
+        )
+    })?
+    .map_err(|_| too_large())?;
     Ok((kind, bytes))
 }
 

@@ -6,6 +6,8 @@ pub mod bus;
 pub mod config;
 pub mod error;
 pub mod forms;
+pub mod framing_errors;
+pub mod listener;
 pub mod metrics;
 pub mod rate_limit;
 pub mod request_id;
@@ -80,26 +82,35 @@ pub async fn serve(
     operator: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
+    let limits = listener::Limits {
+        header_timeout: config.header_timeout,
+        max_connections: config.max_connections,
+        // A request in flight may take the body time plus the service's.
+        drain_timeout: config.body_timeout + config.request_timeout,
+    };
     let (public_router, operator_router) = routers(config, client.clone());
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let wait_for = |mut receiver: tokio::sync::watch::Receiver<bool>| async move {
         let _ = receiver.wait_for(|stopped| *stopped).await;
     };
     tracing::info!(public = %public.local_addr()?, operator = %operator.local_addr()?, "gateway listening");
-    let public_server = axum::serve(
+    let public_task = tokio::spawn(listener::serve(
         public,
-        public_router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
-    )
-    .with_graceful_shutdown(wait_for(stop_rx.clone()));
-    let operator_server =
-        axum::serve(operator, operator_router).with_graceful_shutdown(wait_for(stop_rx));
-    let public_task = tokio::spawn(async move { public_server.await });
-    let operator_task = tokio::spawn(async move { operator_server.await });
+        public_router,
+        limits,
+        wait_for(stop_rx.clone()),
+    ));
+    let operator_task = tokio::spawn(listener::serve(
+        operator,
+        operator_router,
+        limits,
+        wait_for(stop_rx),
+    ));
     shutdown.await;
     tracing::info!("gateway stopping: finishing requests in flight");
     let _ = stop_tx.send(true);
-    public_task.await??;
-    operator_task.await??;
+    public_task.await?;
+    operator_task.await?;
     client.drain().await.ok();
     tracing::info!("gateway stopped");
     Ok(())

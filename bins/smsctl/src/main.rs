@@ -9,7 +9,7 @@ use common::{
     config,
     nats::NatsConfig,
     subjects,
-    wire::{PartnerCredentials, PartnerList, PartnerView},
+    wire::{PartnerCredentials, PartnerList, PartnerView, RotateSecret},
 };
 use serde_json::json;
 use smsctl::{admin_request, StackEnv};
@@ -98,9 +98,14 @@ enum PartnerCommand {
         #[arg(long)]
         json: bool,
     },
-    /// Give a partner a new secret (shown once); its tokens stop working.
+    /// Give a partner a new secret (shown once). Without --overlap the old
+    /// secret and every token stop working at once (a leak); with it, the old
+    /// secret keeps working that long and tokens stay valid (a roll-over).
     RotateSecret {
         number: u32,
+        /// How long the old secret keeps working: 3600, 90m, 24h (at most 720h).
+        #[arg(long, value_parser = parse_overlap)]
+        overlap: Option<std::time::Duration>,
         #[arg(long)]
         json: bool,
     },
@@ -155,6 +160,9 @@ fn print_partners(partners: &[PartnerView], as_json: bool) {
             partner.created_at,
             partner.name
         );
+        if let Some(until) = &partner.previous_secret_expires_at {
+            println!("{:<10} previous secret valid until {until}", "");
+        }
     }
 }
 
@@ -358,11 +366,19 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             .map_err(failed)?;
             print_partner(&partner, json);
         }
-        PartnerCommand::RotateSecret { number, json } => {
+        PartnerCommand::RotateSecret {
+            number,
+            overlap,
+            json,
+        } => {
             let credentials: PartnerCredentials = admin_request(
                 &client,
                 subjects::ADMIN_PARTNERS_ROTATE_SECRET,
-                &json!({"partnerNumber": number}),
+                &serde_json::to_value(RotateSecret {
+                    partner_number: number,
+                    overlap_seconds: overlap.map(|overlap| overlap.as_secs()),
+                })
+                .unwrap_or_default(),
             )
             .await
             .map_err(failed)?;
@@ -383,4 +399,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     }
     client.flush().await.context("cannot flush NATS")?;
     Ok(())
+}
+
+/// `--overlap`: the services' duration syntax.
+fn parse_overlap(raw: &str) -> Result<std::time::Duration, String> {
+    common::config::parse_duration(raw)
+        .ok_or_else(|| format!("{raw:?} is not a duration (use seconds, or 90m, 24h)"))
 }

@@ -1,0 +1,186 @@
+//! JSON bodies for hyper's own error answers. A request hyper cannot parse
+//! (bad header bytes, two Content-Lengths, a head over its buffer) never
+//! reaches the router: hyper writes a bare `400`, `414` or `431` with an
+//! empty body and closes. This wrapper sits between hyper and the socket and
+//! swaps exactly those answers for the same status with a JSON body in both
+//! error shapes, so every client gets a body that says what is wrong.
+//!
+//! It relies on two facts of hyper 1.x: with a socket that does not claim
+//! vectored writes, a whole response head is handed to `poll_write` at once;
+//! and the router never answers those statuses with an empty body (every
+//! error of ours carries JSON).
+
+use std::{
+    io,
+    pin::Pin,
+    task::{ready, Context, Poll},
+};
+
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+
+/// A socket whose parse-error answers get a JSON body.
+pub struct JsonFramingErrors<T> {
+    inner: T,
+    /// Our answer in place of hyper's, and how much of it is written.
+    replacement: Option<(Vec<u8>, usize)>,
+}
+
+impl<T> JsonFramingErrors<T> {
+    pub fn new(inner: T) -> Self {
+        Self {
+            inner,
+            replacement: None,
+        }
+    }
+}
+
+/// hyper's automatic answer: a head with `content-length: 0`, nothing after.
+fn automatic_answer(bytes: &[u8]) -> Option<(u16, &'static str, &'static str)> {
+    let (status, reason, message) = if bytes.starts_with(b"HTTP/1.1 400 ") {
+        (
+            400,
+            "Bad Request",
+            "malformed HTTP request: bad request line, header or framing",
+        )
+    } else if bytes.starts_with(b"HTTP/1.1 414 ") {
+        (414, "URI Too Long", "request target is too long")
+    } else if bytes.starts_with(b"HTTP/1.1 431 ") {
+        (
+            431,
+            "Request Header Fields Too Large",
+            "request headers are too large",
+        )
+    } else {
+        return None;
+    };
+    let end = bytes.windows(4).position(|window| window == b"\r\n\r\n")? + 4;
+    let head = bytes[..end].to_ascii_lowercase();
+    let empty = head
+        .windows(19)
+        .any(|window| window == b"\r\ncontent-length: 0");
+    (end == bytes.len() && empty).then_some((status, reason, message))
+}
+
+fn json_answer(status: u16, reason: &str, message: &str) -> Vec<u8> {
+    let request_id = uuid::Uuid::new_v4().to_string();
+    let body = serde_json::json!({
+        "code": status,
+        "error": "invalid_request",
+        "message": message,
+        "error_description": message,
+        "request_id": request_id,
+    })
+    .to_string();
+    format!(
+        "HTTP/1.1 {status} {reason}\r\ncontent-type: application/json\r\ncache-control: no-store\r\n\
+         x-request-id: {request_id}\r\nconnection: close\r\ncontent-length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .into_bytes()
+}
+
+impl<T: AsyncWrite + Unpin> JsonFramingErrors<T> {
+    /// Writes what is left of the replacement; ready when all of it is out.
+    fn poll_replacement(&mut self, context: &mut Context<'_>) -> Poll<io::Result<()>> {
+        while let Some((bytes, written)) = &mut self.replacement {
+            if *written == bytes.len() {
+                self.replacement = None;
+                break;
+            }
+            let count = ready!(Pin::new(&mut self.inner).poll_write(context, &bytes[*written..]))?;
+            if count == 0 {
+                return Poll::Ready(Err(io::ErrorKind::WriteZero.into()));
+            }
+            *written += count;
+        }
+        Poll::Ready(Ok(()))
+    }
+}
+
+impl<T: AsyncRead + Unpin> AsyncRead for JsonFramingErrors<T> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        context: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().inner).poll_read(context, buf)
+    }
+}
+
+impl<T: AsyncWrite + Unpin> AsyncWrite for JsonFramingErrors<T> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        context: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        if this.replacement.is_none() {
+            match automatic_answer(buf) {
+                Some((status, reason, message)) => {
+                    this.replacement = Some((json_answer(status, reason, message), 0));
+                }
+                None => return Pin::new(&mut this.inner).poll_write(context, buf),
+            }
+        }
+        // hyper offers the same buffer again until it is taken: it is taken
+        // whole once our answer is out.
+        ready!(this.poll_replacement(context))?;
+        Poll::Ready(Ok(buf.len()))
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, context: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        ready!(this.poll_replacement(context))?;
+        Pin::new(&mut this.inner).poll_flush(context)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, context: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        ready!(this.poll_replacement(context))?;
+        Pin::new(&mut this.inner).poll_shutdown(context)
+    }
+
+    // Not vectored: hyper then hands over each head in one piece.
+    fn is_write_vectored(&self) -> bool {
+        false
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_hyper_s_empty_parse_error_answers_are_replaced() {
+        let hyper = b"HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\ndate: Thu, 03 Dec 2026 19:00:00 GMT\r\n\r\n";
+        assert_eq!(
+            automatic_answer(hyper).map(|(status, ..)| status),
+            Some(400)
+        );
+        let big = b"HTTP/1.1 431 Request Header Fields Too Large\r\ncontent-length: 0\r\n\r\n";
+        assert_eq!(automatic_answer(big).map(|(status, ..)| status), Some(431));
+        // Ours: a JSON body follows the head.
+        let ours = b"HTTP/1.1 400 Bad Request\r\ncontent-type: application/json\r\ncontent-length: 2\r\n\r\n{}";
+        assert!(automatic_answer(ours).is_none());
+        let ok = b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n";
+        assert!(automatic_answer(ok).is_none());
+        let length_10 = b"HTTP/1.1 400 Bad Request\r\ncontent-length: 10\r\n\r\n";
+        assert!(automatic_answer(length_10).is_none());
+    }
+
+    #[test]
+    fn the_replacement_is_a_complete_json_response() {
+        let answer = String::from_utf8(json_answer(
+            431,
+            "Request Header Fields Too Large",
+            "too large",
+        ))
+        .unwrap();
+        let (head, body) = answer.split_once("\r\n\r\n").unwrap();
+        assert!(head.starts_with("HTTP/1.1 431 "));
+        assert!(head.contains(&format!("content-length: {}", body.len())));
+        let parsed: serde_json::Value = serde_json::from_str(body).unwrap();
+        assert_eq!(parsed["code"], 431);
+        assert_eq!(parsed["error"], "invalid_request");
+    }
+}

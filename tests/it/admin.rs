@@ -2,7 +2,7 @@
 
 use serde_json::json;
 
-use crate::harness::{login, Stack};
+use crate::harness::{login, register, Partner, Stack};
 use common::subjects;
 
 #[tokio::test]
@@ -118,34 +118,16 @@ async fn rotating_the_secret_retires_the_old_one_and_its_tokens() {
     let stack = Stack::start().await;
     let partner = stack.create_partner("rotate").await;
     let (_, before) = login(&stack.http, &partner).await;
-    let rotated = stack
-        .request(
-            subjects::ADMIN_PARTNERS_ROTATE_SECRET,
-            json!({"partnerNumber": partner.number}),
-        )
-        .await
-        .unwrap();
-    let new_secret = rotated["partnerSecret"].as_str().unwrap().to_owned();
-    assert_ne!(new_secret, partner.secret);
+    let renewed = rotate(&stack, &partner, None).await.unwrap();
+    assert_ne!(renewed.secret, partner.secret);
     assert_eq!(login(&stack.http, &partner).await.0, 401, "old secret");
-    let renewed = crate::harness::Partner {
-        secret: new_secret,
-        ..partner.clone()
-    };
     let (status, after) = login(&stack.http, &renewed).await;
     assert_eq!(status, 200);
     assert_ne!(
         before["access_token"], after["access_token"],
         "a new token after rotation"
     );
-    let old = stack
-        .request(
-            subjects::JWT_VALIDATE,
-            json!({"token": before["access_token"]}),
-        )
-        .await
-        .unwrap();
-    assert_eq!(old["active"], false);
+    assert!(!active(&stack, &before["access_token"]).await);
     stack.stop().await;
 }
 
@@ -154,7 +136,7 @@ async fn admin_actions_and_logins_are_audited_without_secrets() {
     let stack = Stack::start().await;
     let partner = stack.create_partner("audited").await;
     let (_, token) = login(&stack.http, &partner).await;
-    let wrong = crate::harness::Partner {
+    let wrong = Partner {
         secret: "Wrong1".into(),
         ..partner.clone()
     };
@@ -197,7 +179,7 @@ async fn a_database_dump_after_logins_refreshes_and_revocations_holds_no_secret_
     .await;
     let revoke = [("token", refreshed["access_token"].as_str().unwrap())];
     crate::harness::post_form(&stack.http, "/v1/auth/revoke", &revoke).await;
-    let (_, registered) = crate::harness::register(&stack.http, &partner).await;
+    let (_, registered) = register(&stack.http, &partner).await;
     let dump = tokio::process::Command::new("pg_dump")
         .arg("--data-only")
         .arg(&stack.database.url)
@@ -263,23 +245,28 @@ async fn active(stack: &Stack, token: &serde_json::Value) -> bool {
     reply["active"] == true
 }
 
-#[tokio::test]
-async fn a_rotation_with_an_overlap_keeps_the_old_secret_and_tokens_until_it_ends() {
-    let stack = Stack::start().await;
-    let partner = stack.create_partner("roll-over").await;
-    let (_, before) = login(&stack.http, &partner).await;
+/// Rotates `partner`'s secret (with `overlapSeconds` when given): the
+/// partner with its new secret.
+async fn rotate(
+    stack: &Stack,
+    partner: &Partner,
+    overlap_seconds: Option<i64>,
+) -> Result<Partner, common::ServiceError> {
+    let mut body = json!({"partnerNumber": partner.number});
+    if let Some(seconds) = overlap_seconds {
+        body["overlapSeconds"] = json!(seconds);
+    }
     let rotated = stack
-        .request(
-            subjects::ADMIN_PARTNERS_ROTATE_SECRET,
-            json!({"partnerNumber": partner.number, "overlapSeconds": 3}),
-        )
-        .await
-        .unwrap();
-    let renewed = crate::harness::Partner {
+        .request(subjects::ADMIN_PARTNERS_ROTATE_SECRET, body)
+        .await?;
+    Ok(Partner {
         secret: rotated["partnerSecret"].as_str().unwrap().to_owned(),
         ..partner.clone()
-    };
-    assert_ne!(renewed.secret, partner.secret);
+    })
+}
+
+/// The end of `partner`'s previous secret's overlap, as the admin API shows it.
+async fn overlap_end(stack: &Stack, partner: &Partner) -> Option<String> {
     let shown = stack
         .request(
             subjects::ADMIN_PARTNERS_GET,
@@ -287,34 +274,34 @@ async fn a_rotation_with_an_overlap_keeps_the_old_secret_and_tokens_until_it_end
         )
         .await
         .unwrap();
-    assert!(
-        shown["previousSecretExpiresAt"].is_string(),
-        "the overlap's end is shown: {shown}"
-    );
+    shown["previousSecretExpiresAt"].as_str().map(str::to_owned)
+}
+
+#[tokio::test]
+async fn a_rotation_with_an_overlap_keeps_the_old_secret_and_tokens_until_it_ends() {
+    let stack = Stack::start().await;
+    let partner = stack.create_partner("roll-over").await;
+    let (_, before) = login(&stack.http, &partner).await;
+    let renewed = rotate(&stack, &partner, Some(3)).await.unwrap();
+    assert_ne!(renewed.secret, partner.secret);
+    assert!(overlap_end(&stack, &partner).await.is_some());
     // Both secrets work, on both routes, and the token is kept.
     let (old_status, with_old) = login(&stack.http, &partner).await;
     let (new_status, with_new) = login(&stack.http, &renewed).await;
     assert_eq!((old_status, new_status), (200, 200));
     assert_eq!(with_old["access_token"], before["access_token"]);
     assert_eq!(with_new["access_token"], before["access_token"]);
-    assert_eq!(crate::harness::register(&stack.http, &partner).await.0, 200);
+    assert_eq!(register(&stack.http, &partner).await.0, 200);
     assert!(active(&stack, &before["access_token"]).await);
     // Once the overlap is over the old secret fails like any wrong one.
     tokio::time::sleep(std::time::Duration::from_millis(3500)).await;
     let (status, body) = login(&stack.http, &partner).await;
     assert_eq!(status, 401, "{body}");
     assert_eq!(body["error"], "invalid_client");
-    assert_eq!(crate::harness::register(&stack.http, &partner).await.0, 401);
+    assert_eq!(register(&stack.http, &partner).await.0, 401);
     assert_eq!(login(&stack.http, &renewed).await.0, 200);
     assert!(active(&stack, &before["access_token"]).await);
-    let shown = stack
-        .request(
-            subjects::ADMIN_PARTNERS_GET,
-            json!({"partnerNumber": partner.number}),
-        )
-        .await
-        .unwrap();
-    assert!(shown.get("previousSecretExpiresAt").is_none(), "{shown}");
+    assert_eq!(overlap_end(&stack, &partner).await, None);
     stack.stop().await;
 }
 
@@ -326,41 +313,20 @@ async fn a_second_rotation_ends_the_first_secret_and_an_overlap_is_bounded() {
     })
     .await;
     let first = stack.create_partner("twice").await;
-    let rotate =
-        |body: serde_json::Value| stack.request(subjects::ADMIN_PARTNERS_ROTATE_SECRET, body);
     // No overlap named: the service's SECRET_ROTATION_OVERLAP (1h) applies.
-    let second = rotate(json!({"partnerNumber": first.number}))
-        .await
-        .unwrap();
-    let third = rotate(json!({"partnerNumber": first.number}))
-        .await
-        .unwrap();
-    let with = |reply: &serde_json::Value| crate::harness::Partner {
-        secret: reply["partnerSecret"].as_str().unwrap().to_owned(),
-        ..first.clone()
-    };
+    let second = rotate(&stack, &first, None).await.unwrap();
+    let third = rotate(&stack, &first, None).await.unwrap();
     assert_eq!(login(&stack.http, &first).await.0, 401, "two rotations ago");
-    assert_eq!(
-        login(&stack.http, &with(&second)).await.0,
-        200,
-        "the previous"
-    );
-    assert_eq!(
-        login(&stack.http, &with(&third)).await.0,
-        200,
-        "the current"
-    );
+    assert_eq!(login(&stack.http, &second).await.0, 200, "the previous");
+    assert_eq!(login(&stack.http, &third).await.0, 200, "the current");
     // An explicit 0 is a leak response: the old secret dies at once.
-    let fourth = rotate(json!({"partnerNumber": first.number, "overlapSeconds": 0}))
-        .await
-        .unwrap();
-    assert_eq!(login(&stack.http, &with(&third)).await.0, 401);
-    assert_eq!(login(&stack.http, &with(&fourth)).await.0, 200);
-    let too_long = rotate(json!({"partnerNumber": first.number, "overlapSeconds": 2_592_001}))
-        .await
-        .unwrap_err();
-    assert_eq!(too_long.status, 400, "{too_long:?}");
-    assert!(too_long.message.contains("overlapSeconds"), "{too_long:?}");
-    assert_eq!(login(&stack.http, &with(&fourth)).await.0, 200, "unchanged");
+    let fourth = rotate(&stack, &first, Some(0)).await.unwrap();
+    assert_eq!(login(&stack.http, &third).await.0, 401);
+    assert_eq!(login(&stack.http, &fourth).await.0, 200);
+    for bad in [2_592_001, -1] {
+        let refused = rotate(&stack, &first, Some(bad)).await.unwrap_err();
+        assert_eq!(refused.status, 400, "{bad}: {refused:?}");
+    }
+    assert_eq!(login(&stack.http, &fourth).await.0, 200, "unchanged");
     stack.stop().await;
 }

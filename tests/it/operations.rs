@@ -168,10 +168,12 @@ async fn smsctl(stack: &Stack, args: &[&str]) -> (bool, String) {
         .output()
         .await
         .expect("smsctl runs (cargo build --bins first)");
-    (
-        output.status.success(),
-        String::from_utf8_lossy(&output.stdout).into_owned(),
-    )
+    // Standard output; standard error too when it failed.
+    let mut text = String::from_utf8_lossy(&output.stdout).into_owned();
+    if !output.status.success() {
+        text.push_str(&String::from_utf8_lossy(&output.stderr));
+    }
+    (output.status.success(), text)
 }
 
 #[tokio::test]
@@ -191,9 +193,43 @@ async fn smsctl_manages_partners_and_shows_the_services() {
         ok && listed.contains(&partner.number.to_string()) && listed.contains("Acme"),
         "{listed}"
     );
-    let (ok, _) = smsctl(&stack, &["partner", "disable", &partner.number.to_string()]).await;
+    let number = partner.number.to_string();
+    // A roll-over: both secrets work, and `get` shows until when.
+    let (ok, rotated) = smsctl(
+        &stack,
+        &[
+            "partner",
+            "rotate-secret",
+            &number,
+            "--overlap",
+            "90m",
+            "--json",
+        ],
+    )
+    .await;
+    assert!(ok, "{rotated}");
+    let rotated: Value = serde_json::from_str(rotated.trim()).expect("one JSON object");
+    let renewed = Partner {
+        secret: rotated["partnerSecret"].as_str().unwrap().to_owned(),
+        ..partner.clone()
+    };
+    assert_eq!(login(&stack.http, &partner).await.0, 200, "old, in overlap");
+    assert_eq!(login(&stack.http, &renewed).await.0, 200, "new");
+    let (ok, shown) = smsctl(&stack, &["partner", "get", &number]).await;
+    assert!(
+        ok && shown.contains("previous secret valid until"),
+        "{shown}"
+    );
+    let (ok, refused) = smsctl(
+        &stack,
+        &["partner", "rotate-secret", &number, "--overlap", "soon"],
+    )
+    .await;
+    assert!(!ok && refused.contains("not a duration"), "{refused}");
+    let (ok, _) = smsctl(&stack, &["partner", "disable", &number]).await;
     assert!(ok);
     assert_eq!(login(&stack.http, &partner).await.0, 401);
+    assert_eq!(login(&stack.http, &renewed).await.0, 401);
     let (ok, ls) = smsctl(&stack, &["services", "ls"]).await;
     assert!(ok && ls.contains("auth") && ls.contains("jwt"), "{ls}");
     let (ok, stats) = smsctl(&stack, &["services", "stats", "auth", "--json"]).await;

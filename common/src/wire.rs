@@ -160,6 +160,9 @@ pub struct PartnerCredentials {
     pub partner_uuid: String,
     pub partner_secret: String,
     pub name: String,
+    /// After a rotation with an overlap: until when the old secret works.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous_secret_expires_at: Option<String>,
 }
 
 /// Admin: every partner.

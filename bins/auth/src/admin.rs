@@ -33,6 +33,7 @@ fn credentials(row: &partner_store::PartnerRow, secret: String) -> PartnerCreden
         partner_uuid: row.partner_uuid.to_string(),
         partner_secret: secret,
         name: row.name.clone(),
+        previous_secret_expires_at: row.view().previous_secret_expires_at,
     }
 }
 

@@ -125,16 +125,15 @@ enum PartnerCommand {
 
 fn print_credentials(credentials: &PartnerCredentials, as_json: bool) {
     if as_json {
-        println!(
-            "{}",
-            json!({"partnerNumber": credentials.partner_number, "partnerUuid": credentials.partner_uuid,
-                   "partnerSecret": credentials.partner_secret, "name": credentials.name})
-        );
+        println!("{}", serde_json::to_string(credentials).unwrap_or_default());
     } else {
         println!("partner number: {}", credentials.partner_number);
         println!("partner uuid:   {}", credentials.partner_uuid);
         println!("partner secret: {}", credentials.partner_secret);
         println!("name:           {}", credentials.name);
+        if let Some(until) = &credentials.previous_secret_expires_at {
+            println!("old secret:     still valid until {until}");
+        }
         println!("(the secret is shown only now; store it safely)");
     }
 }
@@ -283,13 +282,13 @@ async fn keys(
                 return Ok(());
             }
             println!(
-                "{:<44} {:<8} {:<10} {:<26} {:<26} PUBLISHED",
+                "{:<44} {:<8} {:<10} {:<30} {:<30} PUBLISHED",
                 "KID", "ALG", "STATUS", "CREATED", "RETIRED"
             );
             for key in list["keys"].as_array().into_iter().flatten() {
                 let text = |name: &str| key[name].as_str().unwrap_or("-").to_owned();
                 println!(
-                    "{:<44} {:<8} {:<10} {:<26} {:<26} {}",
+                    "{:<44} {:<8} {:<10} {:<30} {:<30} {}",
                     text("kid"),
                     text("algorithm"),
                     text("status"),

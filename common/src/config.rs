@@ -70,13 +70,48 @@ pub fn duration(
     name: &str,
     default: Duration,
 ) -> Result<Duration, ConfigError> {
-    match source.get(name) {
-        None => Ok(default),
-        Some(raw) => parse_duration(&raw).ok_or_else(|| ConfigError {
+    let raw = match source.get(name) {
+        None => return Ok(default),
+        Some(raw) => raw,
+    };
+    let parsed = parse_duration(&raw).ok_or_else(|| ConfigError {
+        name: name.to_owned(),
+        problem: format!("{raw:?} is not a duration (use seconds, or 500ms, 60s, 5m, 1h)"),
+    })?;
+    // Far beyond any sensible setting, and far from where adding it to a
+    // clock reading would overflow.
+    if parsed > MAX_DURATION {
+        return Err(ConfigError {
             name: name.to_owned(),
-            problem: format!("{raw:?} is not a duration (use seconds, or 500ms, 60s, 5m, 1h)"),
-        }),
+            problem: format!("{raw:?} is more than a year"),
+        });
     }
+    Ok(parsed)
+}
+
+/// The longest duration any setting takes.
+pub const MAX_DURATION: Duration = Duration::from_secs(366 * 24 * 3600);
+
+/// A duration that must be at least `min` and at most `max`.
+pub fn duration_between(
+    source: &dyn Source,
+    name: &str,
+    default: Duration,
+    min: Duration,
+    max: Duration,
+) -> Result<Duration, ConfigError> {
+    let value = duration(source, name, default)?;
+    if value < min || value > max {
+        return Err(ConfigError {
+            name: name.to_owned(),
+            problem: format!(
+                "must be between {} ms and {} s",
+                min.as_millis(),
+                max.as_secs()
+            ),
+        });
+    }
+    Ok(value)
 }
 
 /// Parses `60`, `500ms`, `60s`, `5m`, `1h`.

@@ -122,8 +122,7 @@ pub struct PartnerRef {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct RotateSecret {
     pub partner_number: u32,
-    /// Seconds the old secret stays valid; the service's
-    /// `SECRET_ROTATION_OVERLAP` when absent.
+    /// Seconds the old secret stays valid; none when absent (a leak).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub overlap_seconds: Option<u64>,
 }

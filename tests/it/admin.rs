@@ -308,22 +308,22 @@ async fn a_rotation_with_an_overlap_keeps_the_old_secret_and_tokens_until_it_end
 #[tokio::test]
 async fn a_second_rotation_ends_the_first_secret_and_an_overlap_is_bounded() {
     let stack = Stack::start_with(crate::harness::Options {
-        extra_env: &[("SECRET_ROTATION_OVERLAP", "1h")],
+        extra_env: &[("SECRET_ROTATION_MAX_OVERLAP", "2h")],
         ..Default::default()
     })
     .await;
     let first = stack.create_partner("twice").await;
-    // No overlap named: the service's SECRET_ROTATION_OVERLAP (1h) applies.
-    let second = rotate(&stack, &first, None).await.unwrap();
-    let third = rotate(&stack, &first, None).await.unwrap();
+    let second = rotate(&stack, &first, Some(3600)).await.unwrap();
+    let third = rotate(&stack, &first, Some(3600)).await.unwrap();
     assert_eq!(login(&stack.http, &first).await.0, 401, "two rotations ago");
     assert_eq!(login(&stack.http, &second).await.0, 200, "the previous");
     assert_eq!(login(&stack.http, &third).await.0, 200, "the current");
-    // An explicit 0 is a leak response: the old secret dies at once.
-    let fourth = rotate(&stack, &first, Some(0)).await.unwrap();
+    // No overlap named is a leak response: the old secret dies at once.
+    let fourth = rotate(&stack, &first, None).await.unwrap();
     assert_eq!(login(&stack.http, &third).await.0, 401);
     assert_eq!(login(&stack.http, &fourth).await.0, 200);
-    for bad in [2_592_001, -1] {
+    // Past SECRET_ROTATION_MAX_OVERLAP, or not a count of seconds: refused.
+    for bad in [7201, -1] {
         let refused = rotate(&stack, &first, Some(bad)).await.unwrap_err();
         assert_eq!(refused.status, 400, "{bad}: {refused:?}");
     }

@@ -141,6 +141,24 @@ async fn a_program_with_a_bad_setting_exits_at_once_naming_it() {
         .unwrap();
     assert_eq!(output.status.code(), Some(64));
     assert!(String::from_utf8_lossy(&output.stderr).contains("PARTNER_SECRET_PEPPER"));
+    // Durations that would overflow a clock reading, or make every
+    // connection time out at once, are settings errors, not panics.
+    for (name, value) in [
+        ("HTTP_BODY_TIMEOUT", "18446744073709551615"),
+        ("HTTP_HEADER_TIMEOUT", "18446744073709551615"),
+        ("HTTP_HEADER_TIMEOUT", "0"),
+        ("REQUEST_TIMEOUT", "876000h"),
+    ] {
+        let output = tokio::process::Command::new(binary("gateway"))
+            .env_clear()
+            .env(name, value)
+            .output()
+            .await
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(64), "{name}={value}: {stderr}");
+        assert!(stderr.contains(name), "{stderr}");
+    }
 }
 
 #[tokio::test]

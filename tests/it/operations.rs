@@ -226,6 +226,18 @@ async fn smsctl_manages_partners_and_shows_the_services() {
     )
     .await;
     assert!(!ok && refused.contains("not a duration"), "{refused}");
+    // Under a second would silently be no overlap: refused.
+    let (ok, refused) = smsctl(
+        &stack,
+        &["partner", "rotate-secret", &number, "--overlap", "500ms"],
+    )
+    .await;
+    assert!(!ok && refused.contains("whole seconds"), "{refused}");
+    assert_eq!(
+        login(&stack.http, &partner).await.0,
+        200,
+        "still in overlap"
+    );
     let (ok, _) = smsctl(&stack, &["partner", "disable", &number]).await;
     assert!(ok);
     assert_eq!(login(&stack.http, &partner).await.0, 401);

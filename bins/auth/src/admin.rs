@@ -18,9 +18,6 @@ use crate::{error::AuthError, partner_store, secrets};
 
 const ACTOR: &str = "admin";
 
-/// The longest a rotated-out secret may keep working.
-pub const MAX_SECRET_OVERLAP: Duration = Duration::from_secs(30 * 24 * 3600);
-
 fn number(partner_number: u32) -> Result<i32, AuthError> {
     let checked = PartnerNumber::new(partner_number)?;
     i32::try_from(checked.get())
@@ -110,12 +107,13 @@ pub async fn rotate_secret(
     pepper: &SecretBox<Vec<u8>>,
     partner_number: u32,
     overlap: Duration,
+    max_overlap: Duration,
     request_id: &str,
 ) -> Result<PartnerCredentials, AuthError> {
-    if overlap > MAX_SECRET_OVERLAP {
+    if overlap > max_overlap {
         return Err(AuthError::InvalidRequest(format!(
-            "overlapSeconds must be at most {} (30 days)",
-            MAX_SECRET_OVERLAP.as_secs()
+            "overlapSeconds must be at most {} (SECRET_ROTATION_MAX_OVERLAP)",
+            max_overlap.as_secs()
         )));
     }
     let secret = secrets::generate();

@@ -26,9 +26,10 @@ pub struct AuthConfig {
     pub shutdown_grace: Duration,
     /// Failed logins for one partner within `LOGIN_FAILURE_WINDOW` that lock it (429).
     pub lockout: crate::lockout::Policy,
-    /// How long a rotated-out secret keeps working when the rotation request
-    /// names no overlap; 0 (the default) ends it at once.
-    pub secret_rotation_overlap: Duration,
+    /// The longest overlap a secret rotation may ask for (0: none allowed).
+    /// There is no default overlap: a rotation that names none is a leak
+    /// response, whatever this instance's settings.
+    pub max_secret_overlap: Duration,
 }
 
 impl AuthConfig {
@@ -41,14 +42,13 @@ impl AuthConfig {
                     .into(),
             });
         }
-        let secret_rotation_overlap =
-            config::duration(source, "SECRET_ROTATION_OVERLAP", Duration::ZERO)?;
-        if secret_rotation_overlap > crate::admin::MAX_SECRET_OVERLAP {
-            return Err(ConfigError {
-                name: "SECRET_ROTATION_OVERLAP".into(),
-                problem: "must be at most 30 days (720h)".into(),
-            });
-        }
+        let max_secret_overlap = config::duration_between(
+            source,
+            "SECRET_ROTATION_MAX_OVERLAP",
+            Duration::from_secs(30 * 24 * 3600),
+            Duration::ZERO,
+            config::MAX_DURATION,
+        )?;
         Ok(Self {
             nats: NatsConfig::from_source(source)?,
             database_url: SecretString::from(config::string(
@@ -73,7 +73,7 @@ impl AuthConfig {
                 max_failures: config::parsed(source, "LOGIN_MAX_FAILURES", 5)?,
                 window: config::duration(source, "LOGIN_FAILURE_WINDOW", Duration::from_secs(300))?,
             },
-            secret_rotation_overlap,
+            max_secret_overlap,
         })
     }
 
@@ -88,7 +88,7 @@ impl AuthConfig {
     pub fn describe(&self) -> String {
         format!(
             "{} DATABASE_URL={} PARTNER_SECRET_PEPPER=**** REQUEST_TIMEOUT={}ms ATTEMPT_TIMEOUT={}ms DATABASE_ACQUIRE_TIMEOUT={}ms LOGIN_MAX_FAILURES={} \
-             LOGIN_FAILURE_WINDOW={}s SECRET_ROTATION_OVERLAP={}s LOG_FORMAT={:?}",
+             LOGIN_FAILURE_WINDOW={}s SECRET_ROTATION_MAX_OVERLAP={}s LOG_FORMAT={:?}",
             self.nats.describe(),
             config::mask_url(self.database_url.expose_secret()),
             self.request_timeout.as_millis(),
@@ -96,7 +96,7 @@ impl AuthConfig {
             self.database_acquire_timeout.as_millis(),
             self.lockout.max_failures,
             self.lockout.window.as_secs(),
-            self.secret_rotation_overlap.as_secs(),
+            self.max_secret_overlap.as_secs(),
             self.log_format,
         )
     }

@@ -206,12 +206,19 @@ impl AuthHandler {
             "partners_rotate_secret" => {
                 let rotate: RotateSecret =
                     decode(&request.payload).map_err(AuthError::Downstream)?;
-                let overlap = rotate
-                    .overlap_seconds
-                    .map_or(self.config.secret_rotation_overlap, Duration::from_secs);
+                // No overlap named: none. A leak response must not depend
+                // on which instance answers.
+                let overlap = Duration::from_secs(rotate.overlap_seconds.unwrap_or(0));
                 reply(encode(
-                    &admin::rotate_secret(&self.pool, pepper, rotate.partner_number, overlap, id)
-                        .await?,
+                    &admin::rotate_secret(
+                        &self.pool,
+                        pepper,
+                        rotate.partner_number,
+                        overlap,
+                        self.config.max_secret_overlap,
+                        id,
+                    )
+                    .await?,
                 ))
             }
             endpoint => {

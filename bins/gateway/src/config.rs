@@ -38,8 +38,14 @@ pub struct GatewayConfig {
     pub header_timeout: Duration,
     /// Time a client has to send a request's body once its headers are in.
     pub body_timeout: Duration,
+    /// Time a write to a client may make no progress (a client that does
+    /// not read its answers).
+    pub write_timeout: Duration,
     /// Connections served at once on each listener.
     pub max_connections: usize,
+    /// Connections from one IP address at once on each listener; 0 for no
+    /// limit (behind a proxy every client shares its address).
+    pub max_connections_per_address: usize,
 }
 
 impl GatewayConfig {
@@ -97,20 +103,36 @@ impl GatewayConfig {
                 "RATE_LIMIT_PER_PARTNER",
                 std::num::NonZeroU32::new(20).expect("non-zero"),
             )?,
-            header_timeout: config::duration(
+            header_timeout: config::duration_between(
                 source,
                 "HTTP_HEADER_TIMEOUT",
                 Duration::from_secs(10),
+                Duration::from_millis(100),
+                Duration::from_secs(3600),
             )?,
-            body_timeout: config::duration(source, "HTTP_BODY_TIMEOUT", Duration::from_secs(10))?,
+            body_timeout: config::duration_between(
+                source,
+                "HTTP_BODY_TIMEOUT",
+                Duration::from_secs(10),
+                Duration::from_millis(100),
+                Duration::from_secs(3600),
+            )?,
+            write_timeout: config::duration_between(
+                source,
+                "HTTP_WRITE_TIMEOUT",
+                Duration::from_secs(10),
+                Duration::from_millis(100),
+                Duration::from_secs(3600),
+            )?,
             max_connections: config::parsed(source, "MAX_CONNECTIONS", 1024)?,
+            max_connections_per_address: config::parsed(source, "MAX_CONNECTIONS_PER_ADDRESS", 64)?,
         })
     }
 
     /// The effective settings, secrets masked, for the start-up log line.
     pub fn describe(&self) -> String {
         format!(
-            "{} HTTP_ADDR={} ADMIN_ADDR={} REQUEST_TIMEOUT={}ms ATTEMPT_TIMEOUT={}ms BODY_LIMIT={} REQUIRED_SERVICES={} STATIC_ROUTES={} ROUTE_REFRESH={}s CORS_ALLOWED_ORIGINS={} RATE_LIMIT_PER_ADDRESS={}/s RATE_LIMIT_PER_PARTNER={}/s HTTP_HEADER_TIMEOUT={}ms HTTP_BODY_TIMEOUT={}ms MAX_CONNECTIONS={} LOG_FORMAT={:?}",
+            "{} HTTP_ADDR={} ADMIN_ADDR={} REQUEST_TIMEOUT={}ms ATTEMPT_TIMEOUT={}ms BODY_LIMIT={} REQUIRED_SERVICES={} STATIC_ROUTES={} ROUTE_REFRESH={}s CORS_ALLOWED_ORIGINS={} RATE_LIMIT_PER_ADDRESS={}/s RATE_LIMIT_PER_PARTNER={}/s HTTP_HEADER_TIMEOUT={}ms HTTP_BODY_TIMEOUT={}ms HTTP_WRITE_TIMEOUT={}ms MAX_CONNECTIONS={} MAX_CONNECTIONS_PER_ADDRESS={} LOG_FORMAT={:?}",
             self.nats.describe(),
             self.http_addr,
             self.admin_addr,
@@ -125,7 +147,9 @@ impl GatewayConfig {
             self.rate_limit_per_partner,
             self.header_timeout.as_millis(),
             self.body_timeout.as_millis(),
+            self.write_timeout.as_millis(),
             self.max_connections,
+            self.max_connections_per_address,
             self.log_format
         )
     }

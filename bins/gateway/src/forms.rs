@@ -111,7 +111,22 @@ pub async fn read(
             ),
         )
     })?
-    .map_err(|_| too_large())?;
+    .map_err(|error| {
+        // Over the limit, or a body that breaks off (bad chunked encoding,
+        // the connection closed early): 413 for one, 400 for the other.
+        let over_limit =
+            std::iter::successors(Some(&error as &dyn std::error::Error), |error| error.source())
+                .any(|error| error.is::<http_body_util::LengthLimitError>());
+        if over_limit {
+            too_large()
+        } else {
+            ApiError::bad_request(
+                style,
+                &context.request_id,
+                "request body is malformed or cut off (bad chunked encoding, or the connection closed early)",
+            )
+        }
+    })?;
     Ok((kind, bytes))
 }
 

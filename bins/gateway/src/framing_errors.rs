@@ -12,6 +12,7 @@
 
 use std::{
     io,
+    net::SocketAddr,
     pin::Pin,
     task::{ready, Context, Poll},
 };
@@ -21,48 +22,75 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 /// A socket whose parse-error answers get a JSON body.
 pub struct JsonFramingErrors<T> {
     inner: T,
+    /// The client, for the log line that carries the answer's request id.
+    peer: SocketAddr,
     /// Our answer in place of hyper's, and how much of it is written.
     replacement: Option<(Vec<u8>, usize)>,
 }
 
 impl<T> JsonFramingErrors<T> {
-    pub fn new(inner: T) -> Self {
+    pub fn new(inner: T, peer: SocketAddr) -> Self {
         Self {
             inner,
+            peer,
             replacement: None,
         }
     }
 }
 
+/// What hyper's automatic answer says.
+#[derive(Debug, PartialEq, Eq)]
+struct Automatic {
+    /// `HTTP/1.1` or `HTTP/1.0`, as hyper answered.
+    version: &'static str,
+    status: u16,
+    reason: &'static str,
+    message: &'static str,
+}
+
 /// hyper's automatic answer: a head with `content-length: 0`, nothing after.
-fn automatic_answer(bytes: &[u8]) -> Option<(u16, &'static str, &'static str)> {
-    let (status, reason, message) = if bytes.starts_with(b"HTTP/1.1 400 ") {
-        (
+fn automatic_answer(bytes: &[u8]) -> Option<Automatic> {
+    let version = if bytes.starts_with(b"HTTP/1.1 ") {
+        "HTTP/1.1"
+    } else if bytes.starts_with(b"HTTP/1.0 ") {
+        "HTTP/1.0"
+    } else {
+        return None;
+    };
+    let (status, reason, message) = match bytes.get(9..13)? {
+        b"400 " => (
             400,
             "Bad Request",
             "malformed HTTP request: bad request line, header or framing",
-        )
-    } else if bytes.starts_with(b"HTTP/1.1 414 ") {
-        (414, "URI Too Long", "request target is too long")
-    } else if bytes.starts_with(b"HTTP/1.1 431 ") {
-        (
+        ),
+        b"414 " => (414, "URI Too Long", "request target is too long"),
+        b"431 " => (
             431,
             "Request Header Fields Too Large",
             "request headers are too large",
-        )
-    } else {
-        return None;
+        ),
+        _ => return None,
     };
     let end = bytes.windows(4).position(|window| window == b"\r\n\r\n")? + 4;
     let head = bytes[..end].to_ascii_lowercase();
     let empty = head
         .windows(19)
         .any(|window| window == b"\r\ncontent-length: 0");
-    (end == bytes.len() && empty).then_some((status, reason, message))
+    (end == bytes.len() && empty).then_some(Automatic {
+        version,
+        status,
+        reason,
+        message,
+    })
 }
 
-fn json_answer(status: u16, reason: &str, message: &str) -> Vec<u8> {
-    let request_id = uuid::Uuid::new_v4().to_string();
+fn json_answer(answer: &Automatic, request_id: &str) -> Vec<u8> {
+    let Automatic {
+        version,
+        status,
+        reason,
+        message,
+    } = answer;
     let body = serde_json::json!({
         "code": status,
         "error": "invalid_request",
@@ -72,7 +100,7 @@ fn json_answer(status: u16, reason: &str, message: &str) -> Vec<u8> {
     })
     .to_string();
     format!(
-        "HTTP/1.1 {status} {reason}\r\ncontent-type: application/json\r\ncache-control: no-store\r\n\
+        "{version} {status} {reason}\r\ncontent-type: application/json\r\ncache-control: no-store\r\n\
          x-request-id: {request_id}\r\nconnection: close\r\ncontent-length: {}\r\n\r\n{body}",
         body.len()
     )
@@ -116,8 +144,15 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for JsonFramingErrors<T> {
         let this = self.get_mut();
         if this.replacement.is_none() {
             match automatic_answer(buf) {
-                Some((status, reason, message)) => {
-                    this.replacement = Some((json_answer(status, reason, message), 0));
+                Some(answer) => {
+                    let request_id = uuid::Uuid::new_v4().to_string();
+                    tracing::info!(
+                        peer = %this.peer,
+                        request_id,
+                        status = answer.status,
+                        "refused a request hyper could not parse"
+                    );
+                    this.replacement = Some((json_answer(&answer, &request_id), 0));
                 }
                 None => return Pin::new(&mut this.inner).poll_write(context, buf),
             }
@@ -150,37 +185,50 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for JsonFramingErrors<T> {
 mod tests {
     use super::*;
 
+    fn status(bytes: &[u8]) -> Option<u16> {
+        automatic_answer(bytes).map(|answer| answer.status)
+    }
+
     #[test]
     fn only_hyper_s_empty_parse_error_answers_are_replaced() {
         let hyper = b"HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\ndate: Thu, 03 Dec 2026 19:00:00 GMT\r\n\r\n";
-        assert_eq!(
-            automatic_answer(hyper).map(|(status, ..)| status),
-            Some(400)
-        );
+        assert_eq!(status(hyper), Some(400));
         let big = b"HTTP/1.1 431 Request Header Fields Too Large\r\ncontent-length: 0\r\n\r\n";
-        assert_eq!(automatic_answer(big).map(|(status, ..)| status), Some(431));
+        assert_eq!(status(big), Some(431));
+        let old = b"HTTP/1.0 400 Bad Request\r\ncontent-length: 0\r\n\r\n";
+        assert_eq!(
+            automatic_answer(old).map(|answer| answer.version),
+            Some("HTTP/1.0")
+        );
         // Ours: a JSON body follows the head.
         let ours = b"HTTP/1.1 400 Bad Request\r\ncontent-type: application/json\r\ncontent-length: 2\r\n\r\n{}";
-        assert!(automatic_answer(ours).is_none());
-        let ok = b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n";
-        assert!(automatic_answer(ok).is_none());
-        let length_10 = b"HTTP/1.1 400 Bad Request\r\ncontent-length: 10\r\n\r\n";
-        assert!(automatic_answer(length_10).is_none());
+        assert_eq!(status(ours), None);
+        assert_eq!(
+            status(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n"),
+            None
+        );
+        assert_eq!(
+            status(b"HTTP/1.1 400 Bad Request\r\ncontent-length: 10\r\n\r\n"),
+            None
+        );
+        assert_eq!(status(b"HTTP/1.1 40"), None);
     }
 
     #[test]
     fn the_replacement_is_a_complete_json_response() {
-        let answer = String::from_utf8(json_answer(
-            431,
-            "Request Header Fields Too Large",
-            "too large",
-        ))
-        .unwrap();
+        let automatic = Automatic {
+            version: "HTTP/1.0",
+            status: 431,
+            reason: "Request Header Fields Too Large",
+            message: "too large",
+        };
+        let answer = String::from_utf8(json_answer(&automatic, "id-1")).unwrap();
         let (head, body) = answer.split_once("\r\n\r\n").unwrap();
-        assert!(head.starts_with("HTTP/1.1 431 "));
+        assert!(head.starts_with("HTTP/1.0 431 "));
         assert!(head.contains(&format!("content-length: {}", body.len())));
         let parsed: serde_json::Value = serde_json::from_str(body).unwrap();
         assert_eq!(parsed["code"], 431);
         assert_eq!(parsed["error"], "invalid_request");
+        assert_eq!(parsed["request_id"], "id-1");
     }
 }

@@ -12,6 +12,7 @@ pub mod metrics;
 pub mod rate_limit;
 pub mod request_id;
 pub mod routes;
+pub mod stalled_writes;
 
 use std::{future::Future, sync::Arc};
 
@@ -84,7 +85,9 @@ pub async fn serve(
 ) -> anyhow::Result<()> {
     let limits = listener::Limits {
         header_timeout: config.header_timeout,
+        write_timeout: config.write_timeout,
         max_connections: config.max_connections,
+        max_per_address: config.max_connections_per_address,
         // A request in flight may take the body time plus the service's.
         drain_timeout: config.body_timeout + config.request_timeout,
     };

@@ -400,8 +400,15 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// `--overlap`: the services' duration syntax.
+/// `--overlap`: the services' duration syntax, in whole seconds of at least
+/// one (a shorter overlap would silently be none, the opposite of intended).
 fn parse_overlap(raw: &str) -> Result<std::time::Duration, String> {
-    common::config::parse_duration(raw)
-        .ok_or_else(|| format!("{raw:?} is not a duration (use seconds, or 90m, 24h)"))
+    let overlap = common::config::parse_duration(raw)
+        .ok_or_else(|| format!("{raw:?} is not a duration (use seconds, or 90m, 24h)"))?;
+    if overlap.subsec_nanos() != 0 || overlap.is_zero() {
+        return Err(format!(
+            "{raw:?}: an overlap is whole seconds, at least 1 (leave --overlap out for none)"
+        ));
+    }
+    Ok(overlap)
 }

@@ -57,6 +57,16 @@ impl GatewayConfig {
                 problem: "must stay below NATS max_payload: at most 524288 bytes".into(),
             });
         }
+        // Client time-outs: 10 s unless set, between 100 ms and an hour.
+        let http_timeout = |name: &str| {
+            config::duration_between(
+                source,
+                name,
+                Duration::from_secs(10),
+                Duration::from_millis(100),
+                Duration::from_secs(3600),
+            )
+        };
         Ok(Self {
             nats: NatsConfig::from_source(source)?,
             http_addr: config::parsed(source, "HTTP_ADDR", SocketAddr::from(([0, 0, 0, 0], 8080)))?,
@@ -103,27 +113,9 @@ impl GatewayConfig {
                 "RATE_LIMIT_PER_PARTNER",
                 std::num::NonZeroU32::new(20).expect("non-zero"),
             )?,
-            header_timeout: config::duration_between(
-                source,
-                "HTTP_HEADER_TIMEOUT",
-                Duration::from_secs(10),
-                Duration::from_millis(100),
-                Duration::from_secs(3600),
-            )?,
-            body_timeout: config::duration_between(
-                source,
-                "HTTP_BODY_TIMEOUT",
-                Duration::from_secs(10),
-                Duration::from_millis(100),
-                Duration::from_secs(3600),
-            )?,
-            write_timeout: config::duration_between(
-                source,
-                "HTTP_WRITE_TIMEOUT",
-                Duration::from_secs(10),
-                Duration::from_millis(100),
-                Duration::from_secs(3600),
-            )?,
+            header_timeout: http_timeout("HTTP_HEADER_TIMEOUT")?,
+            body_timeout: http_timeout("HTTP_BODY_TIMEOUT")?,
+            write_timeout: http_timeout("HTTP_WRITE_TIMEOUT")?,
             max_connections: config::parsed(source, "MAX_CONNECTIONS", 1024)?,
             max_connections_per_address: config::parsed(source, "MAX_CONNECTIONS_PER_ADDRESS", 64)?,
         })

@@ -184,6 +184,28 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for JsonFramingErrors<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 2048, ..ProptestConfig::default() })]
+
+        /// Whatever is written, the check never panics, and it replaces
+        /// only an empty-bodied 400, 414 or 431 head.
+        #[test]
+        fn any_write_is_passed_on_unless_it_is_hyper_s_answer(bytes in proptest::collection::vec(any::<u8>(), 0..256)) {
+            if let Some(answer) = automatic_answer(&bytes) {
+                prop_assert!([400, 414, 431].contains(&answer.status));
+                prop_assert!(bytes.ends_with(b"\r\n\r\n"));
+            }
+        }
+
+        /// A head of ours with a body is never taken for hyper's.
+        #[test]
+        fn an_answer_with_a_body_is_never_replaced(status in prop::sample::select(vec![400u16, 414, 431]), body in "[ -~]{1,64}") {
+            let response = format!("HTTP/1.1 {status} X\r\ncontent-length: {}\r\n\r\n{body}", body.len());
+            prop_assert!(automatic_answer(response.as_bytes()).is_none());
+        }
+    }
 
     fn status(bytes: &[u8]) -> Option<u16> {
         automatic_answer(bytes).map(|answer| answer.status)

@@ -7,6 +7,7 @@ pub mod config;
 pub mod error;
 pub mod forms;
 pub mod framing_errors;
+pub mod idle_watch;
 pub mod listener;
 pub mod metrics;
 pub mod rate_limit;

@@ -16,7 +16,7 @@ use std::{
 use axum::{extract::ConnectInfo, Router};
 use hyper::{body::Incoming, Request};
 use hyper_util::{
-    rt::{TokioExecutor, TokioIo, TokioTimer},
+    rt::{TokioExecutor, TokioIo},
     server::{conn::auto, graceful::GracefulShutdown},
 };
 use tokio::{
@@ -26,7 +26,11 @@ use tokio::{
 };
 use tower::ServiceExt;
 
-use crate::{framing_errors::JsonFramingErrors, stalled_writes::StalledWrites};
+use crate::{
+    framing_errors::JsonFramingErrors,
+    idle_watch::{self, Activity},
+    stalled_writes::StalledWrites,
+};
 
 /// What one listener allows a client.
 #[derive(Clone, Copy, Debug)]
@@ -116,12 +120,8 @@ pub async fn serve(
 ) {
     // HTTP/1 only: sniffing for HTTP/2's preface waits for a first byte
     // with no time limit, the very hole this loop closes. TLS and HTTP/2
-    // belong to the proxy in front.
-    let mut builder = auto::Builder::new(TokioExecutor::new()).http1_only();
-    builder
-        .http1()
-        .timer(TokioTimer::new())
-        .header_read_timeout(limits.header_timeout);
+    // belong to the proxy in front. No hyper timer: see idle_watch.
+    let builder = auto::Builder::new(TokioExecutor::new()).http1_only();
     let permits = Arc::new(Semaphore::new(limits.max_connections.max(1)));
     let per_address = Arc::new(PerAddress::default());
     let graceful = GracefulShutdown::new();
@@ -154,11 +154,20 @@ pub async fn serve(
         };
         let _ = stream.set_nodelay(true);
         let router = router.clone();
+        let activity = Activity::new();
+        let counted = activity.clone();
         let service = hyper::service::service_fn(move |mut request: Request<Incoming>| {
             request
                 .extensions_mut()
                 .insert(ConnectInfo::<SocketAddr>(peer));
-            router.clone().oneshot(request)
+            counted.begin();
+            let answer = router.clone().oneshot(request);
+            let counted = counted.clone();
+            async move {
+                let response = answer.await;
+                counted.end();
+                response
+            }
         });
         let io = JsonFramingErrors::new(StalledWrites::new(stream, limits.write_timeout), peer);
         let connection = graceful.watch(
@@ -166,10 +175,16 @@ pub async fn serve(
                 .serve_connection(TokioIo::new(io), service)
                 .into_owned(),
         );
+        let header_timeout = limits.header_timeout;
         tokio::spawn(async move {
-            if let Err(error) = connection.await {
-                // Time-outs and resets: the client's doing, not ours.
-                tracing::debug!(%peer, error = %error, "connection ended with an error");
+            tokio::select! {
+                ended = connection => if let Err(error) = ended {
+                    // Time-outs and resets: the client's doing, not ours.
+                    tracing::debug!(%peer, error = %error, "connection ended with an error");
+                },
+                () = idle_watch::expired(&activity, header_timeout) => {
+                    tracing::debug!(%peer, "no complete request within HTTP_HEADER_TIMEOUT: closed");
+                }
             }
             drop((permit, place));
         });

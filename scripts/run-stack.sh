@@ -325,20 +325,21 @@ tcp_open 127.0.0.1 "$NATS_PORT" || die "nats-server does not accept connections 
 ALL_SECRETS=(SIGNING_KEY_ENCRYPTION_KEY REFRESH_TOKEN_KEY PARTNER_SECRET_PEPPER
     SMS_NATS_GATEWAY_PASSWORD SMS_NATS_AUTH_PASSWORD SMS_NATS_JWT_PASSWORD SMS_NATS_ADMIN_PASSWORD
     SMS_NATS_EXTENSION_PASSWORD)
+# The password travels in the environment, never on a command line (which
+# `ps` shows to every user).
 program_env() {
-    local user="$1" keep=("${@:2}") unset_args=() variable password_variable
+    local user="$1" keep=("${@:2}") unset_args=(-u NATS_PASSWORD_FILE) variable
     for variable in "${ALL_SECRETS[@]}"; do
         [[ " ${keep[*]} " == *" $variable "* ]] || unset_args+=(-u "$variable")
     done
-    password_variable="SMS_NATS_${user^^}_PASSWORD"
-    printf '%s\n' env "${unset_args[@]}" "NATS_USER=$user" "NATS_PASSWORD=${!password_variable}"
+    printf '%s\n' env "${unset_args[@]}" "NATS_USER=$user"
 }
 mapfile -t jwt_env < <(program_env jwt SIGNING_KEY_ENCRYPTION_KEY REFRESH_TOKEN_KEY)
 mapfile -t auth_env < <(program_env auth PARTNER_SECRET_PEPPER)
 mapfile -t gateway_env < <(program_env gateway)
-start_program jwt "${jwt_env[@]}" "$BIN/jwt"
-start_program auth "${auth_env[@]}" "$BIN/auth"
-start_program gateway "${gateway_env[@]}" "$BIN/gateway"
+NATS_PASSWORD="$SMS_NATS_JWT_PASSWORD" start_program jwt "${jwt_env[@]}" "$BIN/jwt"
+NATS_PASSWORD="$SMS_NATS_AUTH_PASSWORD" start_program auth "${auth_env[@]}" "$BIN/auth"
+NATS_PASSWORD="$SMS_NATS_GATEWAY_PASSWORD" start_program gateway "${gateway_env[@]}" "$BIN/gateway"
 # smsctl, here and from the repository, speaks as the admin user.
 export NATS_USER=admin NATS_PASSWORD="$SMS_NATS_ADMIN_PASSWORD"
 

@@ -53,15 +53,57 @@ pub fn string(source: &dyn Source, name: &str, default: &str) -> String {
     source.get(name).unwrap_or_else(|| default.to_owned())
 }
 
-/// A required secret (never printed).
+/// A required secret (never printed): from `name`, or from the file that
+/// `<name>_FILE` names.
 pub fn secret(source: &dyn Source, name: &str) -> Result<SecretString, ConfigError> {
-    source
-        .get(name)
-        .map(SecretString::from)
-        .ok_or_else(|| ConfigError {
+    optional_secret(source, name)?.ok_or_else(|| ConfigError {
+        name: name.to_owned(),
+        problem: format!("is required and not set (nor {name}_FILE)"),
+    })
+}
+
+/// A secret setting with a default (a database URL that may carry a
+/// password), also from `<name>_FILE`.
+pub fn secret_or(
+    source: &dyn Source,
+    name: &str,
+    default: &str,
+) -> Result<SecretString, ConfigError> {
+    Ok(optional_secret(source, name)?.unwrap_or_else(|| SecretString::from(default.to_owned())))
+}
+
+/// A secret from the variable `name`, or read from the file that
+/// `<name>_FILE` names, the way Docker and Kubernetes mount secrets, so a
+/// secret need not sit in a process's environment. One trailing newline is
+/// dropped; setting both is refused, as is an empty or unreadable file.
+pub fn optional_secret(
+    source: &dyn Source,
+    name: &str,
+) -> Result<Option<SecretString>, ConfigError> {
+    let file_variable = format!("{name}_FILE");
+    match (source.get(name), source.get(&file_variable)) {
+        (Some(_), Some(_)) => Err(ConfigError {
             name: name.to_owned(),
-            problem: "is required and not set".to_owned(),
-        })
+            problem: format!("set either {name} or {file_variable}, not both"),
+        }),
+        (Some(value), None) => Ok(Some(SecretString::from(value))),
+        (None, None) => Ok(None),
+        (None, Some(path)) => {
+            let problem = |problem: String| ConfigError {
+                name: file_variable.clone(),
+                problem,
+            };
+            let text = std::fs::read_to_string(&path)
+                .map_err(|error| problem(format!("cannot read {path:?}: {error}")))?;
+            let value = text.strip_suffix('\n').map_or(text.as_str(), |line| {
+                line.strip_suffix('\r').unwrap_or(line)
+            });
+            if value.is_empty() {
+                return Err(problem(format!("{path:?} is empty")));
+            }
+            Ok(Some(SecretString::from(value.to_owned())))
+        }
+    }
 }
 
 /// A duration: whole seconds (`60`) or with a unit (`500ms`, `60s`, `5m`, `1h`).
@@ -167,6 +209,41 @@ mod tests {
         assert_eq!(parse_duration("5 parsecs"), None);
         assert_eq!(parse_duration("-5"), None);
         assert_eq!(parse_duration(""), None);
+    }
+
+    #[test]
+    fn a_secret_comes_from_its_variable_or_from_the_file_its_file_variable_names() {
+        use secrecy::ExposeSecret;
+        use std::collections::HashMap;
+        let directory = std::env::temp_dir().join(format!("sms-secret-{}", std::process::id()));
+        std::fs::create_dir_all(&directory).unwrap();
+        let file = directory.join("pepper");
+        std::fs::write(&file, "from-the-file\n").unwrap();
+        let path = file.display().to_string();
+        let source = |pairs: &[(&str, &str)]| -> HashMap<String, String> {
+            pairs
+                .iter()
+                .map(|(name, value)| (name.to_string(), value.to_string()))
+                .collect()
+        };
+
+        let from_variable = secret(&source(&[("PEPPER", "from-the-variable")]), "PEPPER").unwrap();
+        assert_eq!(from_variable.expose_secret(), "from-the-variable");
+        let from_file = secret(&source(&[("PEPPER_FILE", &path)]), "PEPPER").unwrap();
+        assert_eq!(from_file.expose_secret(), "from-the-file");
+
+        let both = secret(
+            &source(&[("PEPPER", "x"), ("PEPPER_FILE", &path)]),
+            "PEPPER",
+        );
+        assert!(both.unwrap_err().problem.contains("not both"));
+        let missing = secret(&source(&[("PEPPER_FILE", "/nonexistent/pepper")]), "PEPPER");
+        assert_eq!(missing.unwrap_err().name, "PEPPER_FILE");
+        std::fs::write(&file, "\n").unwrap();
+        let empty = secret(&source(&[("PEPPER_FILE", &path)]), "PEPPER");
+        assert!(empty.unwrap_err().problem.contains("empty"));
+        assert!(optional_secret(&source(&[]), "PEPPER").unwrap().is_none());
+        std::fs::remove_dir_all(&directory).unwrap();
     }
 
     #[test]

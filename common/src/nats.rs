@@ -13,7 +13,8 @@ use crate::{
     headers,
 };
 
-/// How a program reaches NATS: `NATS_URL`, `NATS_USER`/`NATS_PASSWORD`,
+/// How a program reaches NATS: `NATS_URL`, `NATS_USER`/`NATS_PASSWORD` (or
+/// `NATS_PASSWORD_FILE`),
 /// `NATS_INBOX_PREFIX` (default `_INBOX_<user>`: a private prefix per user,
 /// so no one else can read the replies), `NATS_TLS_CA_FILE` (trust this CA;
 /// also makes TLS required).
@@ -40,11 +41,11 @@ impl NatsConfig {
             (None, None) => "nats://127.0.0.1:4222".to_owned(),
         };
         let user = source.get("NATS_USER");
-        let password = source.get("NATS_PASSWORD").map(SecretString::from);
+        let password = config::optional_secret(source, "NATS_PASSWORD")?;
         if user.is_some() != password.is_some() {
             return Err(ConfigError {
                 name: "NATS_USER".into(),
-                problem: "NATS_USER and NATS_PASSWORD go together: set both or neither".into(),
+                problem: "NATS_USER and NATS_PASSWORD (or NATS_PASSWORD_FILE) go together: set both or neither".into(),
             });
         }
         let default_prefix = match &user {

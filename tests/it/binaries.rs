@@ -6,6 +6,34 @@ use crate::harness::{self, binary, fresh_database, stack_env, start_nats, Option
 
 const TRACEPARENT: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
 
+/// `env` with each secret moved into a file (mode 600) under `directory`
+/// and named by `<NAME>_FILE`, as Docker and Kubernetes mount secrets.
+fn secrets_in_files(
+    mut env: HashMap<String, String>,
+    directory: &std::path::Path,
+) -> HashMap<String, String> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::create_dir_all(directory).unwrap();
+    let mut moved = 0;
+    for name in [
+        "NATS_PASSWORD",
+        "DATABASE_URL",
+        "SIGNING_KEY_ENCRYPTION_KEY",
+        "REFRESH_TOKEN_KEY",
+        "PARTNER_SECRET_PEPPER",
+    ] {
+        if let Some(value) = env.remove(name) {
+            let file = directory.join(name.to_lowercase());
+            std::fs::write(&file, format!("{value}\n")).unwrap();
+            std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).unwrap();
+            env.insert(format!("{name}_FILE"), file.display().to_string());
+            moved += 1;
+        }
+    }
+    assert!(moved >= 3, "no secrets to move");
+    env
+}
+
 async fn terminate(process: &mut harness::Guarded, name: &str) {
     let pid = process.child.id().expect("running");
     let sent = tokio::process::Command::new("kill")
@@ -40,12 +68,18 @@ async fn the_compiled_programs_serve_a_login_and_stop_cleanly_on_sigterm() {
             "{} is missing: run `cargo build --bins` first (make test does)",
             path.display()
         );
+        let mut program_env = harness::program_env(&env, name);
+        if name != "gateway" {
+            // jwt and auth read every secret from a file; the gateway from
+            // its environment: both ways reach the same stack.
+            program_env = secrets_in_files(program_env, &logs.join(format!("{name}-secrets")));
+        }
         programs.push((
             name,
             harness::spawn_guarded(
                 &path.display().to_string(),
                 &[],
-                &harness::program_env(&env, name),
+                &program_env,
                 Some(logs.join(format!("{name}.log"))),
             ),
         ));

@@ -36,7 +36,7 @@ pub fn free_port() -> u16 {
         .port()
 }
 
-fn nats_server_bin() -> String {
+pub fn nats_server_bin() -> String {
     if let Ok(path) = std::env::var("NATS_SERVER_BIN") {
         return path;
     }
@@ -84,6 +84,10 @@ exit $status"#;
         .arg("sh")
         .arg(program)
         .args(args);
+    // A secret given as `<NAME>_FILE` must not meet an inherited `<NAME>`.
+    for name in env.keys().filter_map(|name| name.strip_suffix("_FILE")) {
+        command.env_remove(name);
+    }
     command.envs(env).stdin(Stdio::piped()).kill_on_drop(true);
     match log {
         Some(path) => {
@@ -112,6 +116,14 @@ pub const NATS_USERS: [&str; 5] = ["gateway", "auth", "jwt", "admin", "extension
 /// The environment variable holding `user`'s NATS password.
 pub fn password_variable(user: &str) -> String {
     format!("SMS_NATS_{}_PASSWORD", user.to_uppercase())
+}
+
+/// A fresh NATS password. nats-server reads `$VARIABLE` references in its
+/// config as config values, so a password must lex as a plain string: a
+/// letter first, then letters and digits (`7e3f…` lexes as a number and the
+/// server refuses to start; `1k` becomes 1000).
+pub fn nats_password() -> String {
+    format!("p{}", uuid::Uuid::new_v4().simple())
 }
 
 /// A running `nats-server` with the project's configuration and fresh passwords.
@@ -214,14 +226,26 @@ pub async fn start_nats_with(tls: Option<&TlsFiles>) -> Nats {
         }
         let passwords: HashMap<String, String> = NATS_USERS
             .iter()
-            .map(|user| (user.to_string(), uuid::Uuid::new_v4().simple().to_string()))
+            .map(|user| (user.to_string(), nats_password()))
             .collect();
         let env = passwords
             .iter()
             .map(|(user, password)| (password_variable(user), password.clone()))
             .collect();
-        let process = spawn_guarded(&nats_server_bin(), &args, &env, None);
-        for _ in 0..100 {
+        let log_dir = workspace().join("target/it-logs");
+        std::fs::create_dir_all(&log_dir).expect("log directory");
+        let log = log_dir.join(format!("nats-server-{port}.log"));
+        let mut process = spawn_guarded(&nats_server_bin(), &args, &env, Some(log.clone()));
+        for _ in 0..200 {
+            if let Ok(Some(status)) = process.child.try_wait() {
+                // Most likely the port was taken between free_port() and
+                // the bind: try another.
+                eprintln!(
+                    "nats-server on port {port} exited ({status}): {}",
+                    std::fs::read_to_string(&log).unwrap_or_default()
+                );
+                break;
+            }
             if tokio::net::TcpStream::connect(("127.0.0.1", port))
                 .await
                 .is_ok()
@@ -236,7 +260,9 @@ pub async fn start_nats_with(tls: Option<&TlsFiles>) -> Nats {
             tokio::time::sleep(Duration::from_millis(30)).await;
         }
     }
-    panic!("nats-server did not start (is it installed? set NATS_SERVER_BIN)");
+    panic!(
+        "nats-server did not start (is it installed? set NATS_SERVER_BIN; logs in target/it-logs)"
+    );
 }
 
 pub fn admin_database_url() -> String {

@@ -10,6 +10,7 @@ mod external;
 mod http_transport;
 mod issuing;
 mod lifecycle;
+mod nats_config;
 mod nats_tls;
 mod operations;
 mod permissions;

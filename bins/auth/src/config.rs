@@ -51,11 +51,11 @@ impl AuthConfig {
         )?;
         Ok(Self {
             nats: NatsConfig::from_source(source)?,
-            database_url: SecretString::from(config::string(
+            database_url: config::secret_or(
                 source,
                 "DATABASE_URL",
                 "postgres://postgres@127.0.0.1:5432/sms",
-            )),
+            )?,
             database_max_connections: config::parsed(source, "DATABASE_MAX_CONNECTIONS", 10)?,
             partner_secret_pepper: Arc::new(SecretBox::new(Box::new(
                 pepper.expose_secret().as_bytes().to_vec(),

@@ -88,11 +88,11 @@ impl JwtConfig {
         encryption_key.copy_from_slice(&encryption);
         Ok(Self {
             nats: NatsConfig::from_source(source)?,
-            database_url: SecretString::from(config::string(
+            database_url: config::secret_or(
                 source,
                 "DATABASE_URL",
                 "postgres://postgres@127.0.0.1:5432/sms",
-            )),
+            )?,
             database_max_connections: config::parsed(source, "DATABASE_MAX_CONNECTIONS", 10)?,
             database_acquire_timeout: config::duration(
                 source,

@@ -11,6 +11,7 @@ use common::{
     subjects,
     wire::{PartnerCredentials, PartnerList, PartnerView, RotateSecret},
 };
+use secrecy::ExposeSecret;
 use serde_json::json;
 use smsctl::{admin_request, StackEnv};
 
@@ -313,13 +314,15 @@ async fn main() {
 async fn run(cli: Cli) -> anyhow::Result<()> {
     let source = StackEnv::load(Path::new(".run/stack.env"));
     if let Command::Migrate = cli.command {
-        let url = config::string(
+        let url = config::secret_or(
             &source,
             "DATABASE_URL",
             "postgres://postgres@127.0.0.1:5432/sms",
-        );
-        smsctl::migrate(&url).await?;
-        println!("migrations applied to {}", config::mask_url(&url));
+        )
+        .map_err(|error| anyhow::anyhow!("{error}"))?;
+        let url = url.expose_secret();
+        smsctl::migrate(url).await?;
+        println!("migrations applied to {}", config::mask_url(url));
         return Ok(());
     }
     let nats = NatsConfig::from_source(&source).map_err(|error| anyhow::anyhow!("{error}"))?;

@@ -54,6 +54,86 @@ async fn repeated_failures_lock_the_partner_until_the_window_passes() {
     stack.stop().await;
 }
 
+/// The failing input: twenty simultaneous wrong guesses all read "no
+/// failures yet" before any was counted, so all twenty were judged (401)
+/// where three were allowed.
+#[tokio::test]
+async fn simultaneous_guesses_are_counted_one_by_one() {
+    let stack = Stack::start_with(Options {
+        login_max_failures: "3",
+        login_failure_window: "60",
+        ..Options::default()
+    })
+    .await;
+    let partner = stack.create_partner("burst").await;
+    let guesses = (0..20).map(|guess| {
+        stack.request(
+            common::subjects::AUTH_TOKEN,
+            json!({"client_id": partner.number.to_string(), "client_secret": format!("WrongSecret{guess}")}),
+        )
+    });
+    let answers = futures::future::join_all(guesses).await;
+    let status = |wanted: u16| {
+        answers
+            .iter()
+            .filter(|answer| matches!(answer, Err(error) if error.status == wanted))
+            .count()
+    };
+    assert_eq!(status(401), 3, "judged guesses: {answers:?}");
+    assert_eq!(status(429), 17, "refused guesses: {answers:?}");
+    let failures: i32 =
+        sqlx::query_scalar("select failures from login_failures where partner_number = $1")
+            .bind(partner.number as i32)
+            .fetch_one(stack.pool())
+            .await
+            .unwrap();
+    assert_eq!(failures, 3);
+    assert_eq!(
+        login(&stack.http, &partner).await.0,
+        429,
+        "locked for the window"
+    );
+    stack.stop().await;
+}
+
+/// Simultaneous logins with the right secret wait their turn, and none is
+/// refused: only failures count.
+#[tokio::test]
+async fn simultaneous_right_logins_are_never_locked_out() {
+    let stack = Stack::start_with(Options {
+        login_max_failures: "2",
+        login_failure_window: "60",
+        ..Options::default()
+    })
+    .await;
+    let partner = stack.create_partner("busy").await;
+    let wrong = Partner {
+        secret: "WrongSecret1".into(),
+        ..partner.clone()
+    };
+    assert_eq!(login(&stack.http, &wrong).await.0, 401);
+    let logins = (0..30).map(|_| {
+        stack.request(
+            common::subjects::AUTH_TOKEN,
+            json!({"client_id": partner.number.to_string(), "client_secret": partner.secret}),
+        )
+    });
+    let answers = futures::future::join_all(logins).await;
+    let tokens: std::collections::HashSet<String> = answers
+        .iter()
+        .map(|answer| match answer {
+            Ok(token) => token["access_token"].as_str().unwrap().to_owned(),
+            Err(error) => panic!("a right login was refused: {error:?}"),
+        })
+        .collect();
+    assert_eq!(tokens.len(), 1, "one current token");
+    // The success cleared the earlier failure: two more are allowed.
+    assert_eq!(login(&stack.http, &wrong).await.0, 401);
+    assert_eq!(login(&stack.http, &wrong).await.0, 401);
+    assert_eq!(login(&stack.http, &wrong).await.0, 429);
+    stack.stop().await;
+}
+
 #[tokio::test]
 async fn an_unknown_partner_number_is_locked_like_a_known_one() {
     let stack = Stack::start_with(Options {

@@ -4,7 +4,7 @@
 //! rotation, while its overlap lasts.
 
 use secrecy::SecretBox;
-use sqlx::PgPool;
+use sqlx::PgConnection;
 use subtle::{Choice, ConstantTimeEq};
 use uuid::Uuid;
 
@@ -15,14 +15,14 @@ use crate::{error::AuthError, partner_store, secrets};
 /// Checks a partner's credentials; `uuid` is `None` on the client-credentials
 /// route, which authenticates with number and secret only.
 pub async fn check(
-    pool: &PgPool,
+    connection: &mut PgConnection,
     pepper: &SecretBox<Vec<u8>>,
     partner_number: PartnerNumber,
     uuid: Option<Uuid>,
     secret: &PartnerSecret,
 ) -> Result<(), AuthError> {
     let number = i32::try_from(partner_number.get()).map_err(|_| AuthError::InvalidCredentials)?;
-    let partner = partner_store::find(pool, number).await?;
+    let partner = partner_store::find(connection, number).await?;
     // Hash even for an unknown partner so both cases cost the same.
     let presented = secrets::hash(pepper, secret.expose());
     const NONE: [u8; 32] = [0; 32];

@@ -134,14 +134,17 @@ impl AuthHandler {
                 json!({"route": route, "reason": reason}),
             )
         };
-        // Before any hashing: a locked number costs one query.
-        let standing = lockout::standing(&self.pool, self.config.lockout, number).await?;
+        // Before any hashing: a locked number costs one query. The
+        // transaction holds the number's lock until the outcome is counted.
+        let (mut transaction, standing) =
+            lockout::begin(&self.pool, self.config.lockout, number).await?;
         if let lockout::Standing::Locked(wait) = standing {
+            transaction.commit().await?;
             audit("refused", "locked_out").await;
             return Err(AuthError::LockedOut(wait));
         }
         let outcome = credentials::check(
-            &self.pool,
+            &mut transaction,
             &self.config.partner_secret_pepper,
             partner_number,
             uuid,
@@ -149,16 +152,18 @@ impl AuthHandler {
         )
         .await;
         match &outcome {
-            Ok(()) => {
-                if standing == lockout::Standing::Failed {
-                    lockout::clear(&self.pool, number).await?;
-                }
-                audit("success", "ok").await;
+            Ok(()) if standing == lockout::Standing::Failed => {
+                lockout::clear(&mut transaction, number).await?;
             }
             Err(AuthError::InvalidCredentials) => {
-                lockout::record_failure(&self.pool, self.config.lockout, number).await?;
-                audit("failure", "invalid_credentials").await;
+                lockout::record_failure(&mut transaction, number).await?;
             }
+            _ => {}
+        }
+        transaction.commit().await?;
+        match &outcome {
+            Ok(()) => audit("success", "ok").await,
+            Err(AuthError::InvalidCredentials) => audit("failure", "invalid_credentials").await,
             Err(_) => {}
         }
         outcome

@@ -44,12 +44,15 @@ const COLUMNS: &str = "partner_number, partner_uuid, name, secret_hash, \
      case when previous_secret_expires_at > clock_timestamp() then previous_secret_expires_at end as previous_secret_expires_at, \
      status, created_at, updated_at";
 
-pub async fn find(pool: &PgPool, partner_number: i32) -> sqlx::Result<Option<PartnerRow>> {
+pub async fn find(
+    executor: impl sqlx::PgExecutor<'_>,
+    partner_number: i32,
+) -> sqlx::Result<Option<PartnerRow>> {
     sqlx::query_as(&format!(
         "select {COLUMNS} from partners where partner_number = $1"
     ))
     .bind(partner_number)
-    .fetch_optional(pool)
+    .fetch_optional(executor)
     .await
 }
 
